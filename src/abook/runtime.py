@@ -1,0 +1,190 @@
+"""What every command does around its workflow: settings, state, lock, task row, errors.
+
+``cli.py`` stays thin by doing ``with command_run(ctx, "scan", args) as run:`` and then one
+workflow call. This is the one place that turns an :class:`AbookError` into a line on stderr and
+an exit code, and records the failure in the state file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import EXIT_OK, AbookError, PartialFailure
+
+if TYPE_CHECKING:
+    from .clients.audiobookshelf import Audiobookshelf
+    from .config import Settings
+    from .progress import Progress
+    from .state import State
+
+log = logging.getLogger("abook")
+
+
+@dataclass
+class Globals:
+    """Options given before the command name (``abook --env-file x scan``)."""
+
+    env_file: Path | None = None
+    db: Path | None = None
+    verbose: int = 0
+    quiet: bool = False
+
+
+@dataclass
+class Run:
+    command: str
+    settings: Settings
+    state: State | None = None
+    task_id: int | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    dry_run: bool = False
+    _closers: list[Any] = field(default_factory=list)
+
+    def progress(self) -> Progress:
+        from .render import make_progress
+
+        return make_progress(self.command)
+
+    def abs(self) -> Audiobookshelf:
+        from .services import make_abs
+
+        client = make_abs(self.settings)
+        self._closers.append(client)
+        return client
+
+    def keep(self, client: Any) -> Any:
+        """Close ``client`` when the run ends."""
+        self._closers.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
+    from .http import RedactingFilter
+
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    if os.environ.get("ABOOK_DEBUG_HTTP") == "1":
+        level = min(level, logging.INFO)
+    root = logging.getLogger("abook")
+    root.setLevel(level)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s abook %(levelname)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.propagate = False
+
+
+def load_settings(g: Globals, overrides: dict[str, Any] | None = None) -> Settings:
+    from .config import Settings
+    from .http import register_secret
+
+    over = dict(overrides or {})
+    if g.db is not None:
+        over["ABOOK_DB"] = g.db
+    settings = Settings.load(env_file=g.env_file, overrides=over)
+    register_secret(*settings.secrets)
+    return settings
+
+
+@contextlib.contextmanager
+def command_run(
+    g: Globals,
+    command: str,
+    arguments: dict[str, Any],
+    *,
+    overrides: dict[str, Any] | None = None,
+    state: bool = True,
+    lock: bool = True,
+    record: bool = True,
+    dry_run: bool = False,
+) -> Iterator[Run]:
+    """Run one command: yields a :class:`Run`; maps every AbookError to its exit code."""
+    import typer
+
+    setup_logging(g.verbose, g.quiet)
+    run: Run | None = None
+    held_lock = None
+    code = EXIT_OK
+    try:
+        settings = load_settings(g, overrides)
+        run = Run(command=command, settings=settings, dry_run=dry_run)
+        if state:
+            from .state import State
+
+            run.state = State.open(settings.abook_db)
+            if lock:
+                held_lock = run.state.lock(command)
+            if record:
+                run.task_id = run.state.start_task(command, {**arguments, "dry_run": dry_run})
+        yield run
+        if run.status == "ok" and dry_run:
+            run.status = "dry_run"
+        _finish(run, run.status)
+    except AbookError as exc:
+        code = exc.exit_code
+        message = _one_line(str(exc))
+        status = {4: "held", 75: "locked"}.get(code, "partial" if isinstance(exc, PartialFailure) else "failed")
+        if run is not None and code != 75:
+            _finish(run, status, message, failure=not isinstance(exc, PartialFailure) and code != 4)
+        if os.environ.get("ABOOK_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exc()
+        print(f"abook {command}: {message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        code = 130
+        if run is not None:
+            _finish(run, "interrupted", "interrupted")
+        print(f"abook {command}: interrupted", file=sys.stderr)
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if os.environ.get("ABOOK_DEBUG") == "1" or os.environ.get("ABOOK_RAISE_ERRORS") == "1":
+            raise
+        from .http import redact
+
+        code = 1
+        message = _one_line(redact(f"internal error: {type(exc).__name__}: {exc}"))
+        if run is not None:
+            _finish(run, "failed", message, failure=True)
+        print(f"abook {command}: {message} (set ABOOK_DEBUG=1 for a traceback)", file=sys.stderr)
+    finally:
+        if run is not None:
+            run.close()
+            if run.state is not None:
+                if held_lock is not None:
+                    held_lock.release()
+                run.state.close()
+    if code != EXIT_OK:
+        raise typer.Exit(code)
+
+
+def _finish(run: Run, status: str, error: str = "", failure: bool = False) -> None:
+    if run.state is None or run.task_id is None:
+        return
+    from .http import redact
+
+    with contextlib.suppress(Exception):
+        run.state.finish_task(run.task_id, status, run.counts, redact(error))
+        if failure:
+            run.state.record_failure(
+                run.command, "run", status, redact(error), task_id=run.task_id
+            )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,559 @@
+"""The state file: opening, migrating, locking, and every query abook makes.
+
+Workflows never write SQL; they call intent methods here. Each method that changes more than one
+row runs in one transaction (``with self.tx():``) so a run killed at any point leaves either all
+of a change or none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, LockedError
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime | None = None) -> str:
+    return (dt or utcnow()).astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# Columns of `books` that scan owns (everything except abook's own bookkeeping).
+BOOK_FIELDS = (
+    "library_id", "media_id", "path", "title", "subtitle", "authors", "author_name", "narrators",
+    "series", "series_name", "isbn", "asin", "year", "publisher", "description", "genres", "tags",
+    "language", "abridged", "explicit", "has_cover", "duration", "size", "num_audio_files",
+    "added_at", "updated_at", "completeness", "fingerprint",
+)
+
+# The metadata fields whose presence makes up the completeness figure (and the report's table).
+COMPLETENESS_FIELDS = (
+    "title", "authors", "narrators", "series", "description", "publisher", "year", "genres",
+    "language", "isbn", "asin", "cover",
+)
+
+
+@dataclass
+class Lock:
+    path: Path
+    fd: int
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+class State:
+    """The SQLite state file. Open with :meth:`open`; it is migrated on open."""
+
+    def __init__(self, db: Database, path: Path | None) -> None:
+        self.db = db
+        self.path = path
+
+    # ------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, path: Path | str | None) -> State:
+        """Open (creating 0600 if new) and migrate the state file; ``None`` = in memory."""
+        import sqlite_utils
+
+        from .migrations import migrations
+
+        if path is None or str(path) == ":memory:":
+            db = sqlite_utils.Database(memory=True)
+            state = cls(db, None)
+        else:
+            path = Path(path)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                os.close(fd)
+                os.chmod(path, 0o600)
+            except OSError as exc:
+                raise ConfigError(
+                    f"ABOOK_DB={path} cannot be created or opened ({exc.strerror}): "
+                    "point ABOOK_DB at a writable place"
+                ) from None
+            old_umask = os.umask(0o077)  # the -wal and -shm files must be private too
+            try:
+                conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+                db = sqlite_utils.Database(conn)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.DatabaseError as exc:
+                    raise ConfigError(
+                        f"ABOOK_DB={path} is not an abook state file ({exc}): move it away or fix ABOOK_DB"
+                    ) from None
+            finally:
+                os.umask(old_umask)
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            state = cls(db, path)
+        migrations.apply(state.db)
+        return state
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[None]:
+        """One transaction; nested calls join the outer one."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def q(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+        cur = self.db.conn.execute(sql, params)
+        cols = [c[0] for c in cur.description or ()]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.db.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # --------------------------------------------------------------- locking
+    def lock(self, command: str) -> Lock:
+        """Take the per-command lock or raise LockedError (exit 75) at once."""
+        base = self.path if self.path is not None else Path(os.environ.get("TMPDIR", "/tmp")) / "abook-memory"
+        lock_path = base.with_name(f"{base.name}.{command}.lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="ignore").strip()
+            os.close(fd)
+            who = f" (pid {holder})" if holder else ""
+            raise LockedError(
+                f"another 'abook {command}' is still running{who}; this run exits without doing anything"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        return Lock(lock_path, fd)
+
+    # ---------------------------------------------------------------- tasks
+    def start_task(self, command: str, arguments: Mapping[str, Any]) -> int:
+        with self.tx():
+            cur = self.db.conn.execute(
+                "INSERT INTO tasks (command, arguments, started_at, status, pid) VALUES (?,?,?,?,?)",
+                (command, json.dumps(arguments, default=str, sort_keys=True), iso(), "running", os.getpid()),
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_task(
+        self, task_id: int, status: str, counts: Mapping[str, Any] | None = None, error: str = ""
+    ) -> None:
+        with self.tx():
+            self.db.conn.execute(
+                "UPDATE tasks SET finished_at=?, status=?, counts=?, error=? WHERE id=?",
+                (iso(), status, json.dumps(dict(counts or {}), default=str), error or None, task_id),
+            )
+
+    def last_runs(self) -> list[dict[str, Any]]:
+        """The newest run of every command."""
+        return self.q(
+            "SELECT t.* FROM tasks t JOIN (SELECT command, MAX(id) AS id FROM tasks GROUP BY command) m "
+            "ON t.id = m.id ORDER BY t.command"
+        )
+
+    def recent_tasks(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.q("SELECT * FROM tasks ORDER BY id DESC LIMIT ?", (limit,))
+
+    # ------------------------------------------------------------- failures
+    def record_failure(
+        self,
+        command: str,
+        kind: str,
+        reason_code: str,
+        reason: str,
+        *,
+        ref: str = "",
+        title: str = "",
+        task_id: int | None = None,
+    ) -> None:
+        """Append a permanent failure row (never deleted by retention)."""
+        with self.tx():
+            self.db.conn.execute(
+                "INSERT INTO failed_attempts (command, kind, ref, title, reason_code, reason, task_id, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (command, kind, ref, title, reason_code, reason, task_id, iso()),
+            )
+
+    def failures(self, since: datetime | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        return self.q(
+            "SELECT * FROM failed_attempts WHERE created_at >= ? ORDER BY id DESC LIMIT ?",
+            (iso(since) if since else "", limit),
+        )
+
+    # ------------------------------------------------------------ key/value
+    def get_kv(self, key: str, default: str | None = None) -> str | None:
+        value = self.scalar("SELECT value FROM settings_kv WHERE key=?", (key,))
+        return default if value is None else value
+
+    def set_kv(self, key: str, value: str | None) -> None:
+        with self.tx():
+            if value is None:
+                self.db.conn.execute("DELETE FROM settings_kv WHERE key=?", (key,))
+            else:
+                self.db.conn.execute(
+                    "INSERT INTO settings_kv (key, value, updated_at) VALUES (?,?,?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                    (key, value, iso()),
+                )
+
+    # ---------------------------------------------------------------- books
+    def book_fingerprints(self, library_id: str) -> dict[str, tuple[str | None, str | None]]:
+        """id -> (fingerprint, removed_at) of every mirrored book of a library."""
+        cur = self.db.conn.execute(
+            "SELECT id, fingerprint, removed_at FROM books WHERE library_id=?", (library_id,)
+        )
+        return {row[0]: (row[1], row[2]) for row in cur}
+
+    def apply_scan(
+        self,
+        library_id: str,
+        upserts: Iterable[Mapping[str, Any]],
+        removed_ids: Iterable[str],
+        authors: Iterable[Mapping[str, Any]] = (),
+        refresh_series: bool = False,
+    ) -> None:
+        """Write one library's scan result in a single transaction."""
+        now = iso()
+        cols = (*BOOK_FIELDS, "first_seen", "last_seen", "removed_at")
+        placeholders = ",".join("?" for _ in ("id", *cols))
+        updates = ",".join(f"{c}=excluded.{c}" for c in (*BOOK_FIELDS, "last_seen", "removed_at"))
+        sql = (
+            f"INSERT INTO books (id,{','.join(cols)}) VALUES ({placeholders}) "
+            f"ON CONFLICT(id) DO UPDATE SET {updates}"
+        )
+        conn = self.db.conn
+        with self.tx():
+            conn.executemany(
+                sql,
+                (
+                    (row["id"], *(row.get(c) for c in BOOK_FIELDS), now, now, None)
+                    for row in upserts
+                ),
+            )
+            conn.executemany(
+                "UPDATE books SET removed_at=? WHERE id=? AND removed_at IS NULL",
+                ((now, i) for i in removed_ids),
+            )
+            author_rows = list(authors)
+            if author_rows:
+                conn.executemany(
+                    "INSERT INTO authors (id, library_id, name, asin, num_books, removed_at) "
+                    "VALUES (?,?,?,?,?,NULL) ON CONFLICT(id) DO UPDATE SET name=excluded.name, "
+                    "asin=excluded.asin, num_books=excluded.num_books, removed_at=NULL "
+                    "WHERE authors.name IS NOT excluded.name OR authors.asin IS NOT excluded.asin "
+                    "OR authors.num_books IS NOT excluded.num_books OR authors.removed_at IS NOT NULL",
+                    ((a["id"], library_id, a["name"], a.get("asin"), a.get("num_books")) for a in author_rows),
+                )
+                current = {a["id"] for a in author_rows}
+                stale = [
+                    aid for (aid,) in conn.execute(
+                        "SELECT id FROM authors WHERE library_id=? AND removed_at IS NULL", (library_id,)
+                    ) if aid not in current
+                ]
+                conn.executemany("UPDATE authors SET removed_at=? WHERE id=?", ((now, a) for a in stale))
+            if refresh_series:
+                self._refresh_series(library_id, now)
+
+    def _refresh_series(self, library_id: str, now: str) -> None:
+        """Recompute the series of a library from its books (ids, names, owned counts)."""
+        conn = self.db.conn
+        found: dict[str, dict[str, Any]] = {}
+        for (raw,) in conn.execute(
+            "SELECT series FROM books WHERE library_id=? AND removed_at IS NULL AND series NOT IN ('', '[]')",
+            (library_id,),
+        ):
+            for entry in json.loads(raw):
+                sid = entry.get("id") or f"name:{(entry.get('name') or '').lower()}"
+                if not entry.get("name"):
+                    continue
+                row = found.setdefault(sid, {"id": sid, "name": entry["name"], "owned": 0})
+                row["owned"] += 1
+        conn.executemany(
+            "INSERT INTO series (id, library_id, name, owned, status, removed_at) VALUES (?,?,?,?,'unknown',NULL) "
+            "ON CONFLICT(id) DO UPDATE SET name=excluded.name, owned=excluded.owned, removed_at=NULL "
+            "WHERE series.name IS NOT excluded.name OR series.owned IS NOT excluded.owned "
+            "OR series.removed_at IS NOT NULL",
+            ((r["id"], library_id, r["name"], r["owned"]) for r in found.values()),
+        )
+        stale = [
+            sid for (sid,) in conn.execute(
+                "SELECT id FROM series WHERE library_id=? AND removed_at IS NULL", (library_id,)
+            ) if sid not in found
+        ]
+        conn.executemany("UPDATE series SET removed_at=? WHERE id=?", ((now, sid) for sid in stale))
+
+    def series_names(self, library_id: str) -> list[str]:
+        return [
+            r[0] for r in self.db.conn.execute(
+                "SELECT name FROM series WHERE library_id=? AND removed_at IS NULL", (library_id,)
+            )
+        ]
+
+    def book_titles(self, ids: Iterable[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for book_id, title in self.db.conn.execute(
+                f"SELECT id, title FROM books WHERE id IN ({','.join('?' for _ in chunk)})", chunk
+            ):
+                out[book_id] = title
+        return out
+
+    def books(self, *, include_removed: bool = False) -> list[dict[str, Any]]:
+        where = "" if include_removed else "WHERE removed_at IS NULL"
+        rows = self.q(f"SELECT * FROM books {where}")
+        for row in rows:
+            for key in ("authors", "narrators", "series", "genres", "tags", "metadata_source"):
+                row[key] = json.loads(row[key]) if row.get(key) else ([] if key != "metadata_source" else {})
+        return rows
+
+    def book(self, book_id: str) -> dict[str, Any] | None:
+        rows = self.q("SELECT * FROM books WHERE id=?", (book_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        for key in ("authors", "narrators", "series", "genres", "tags", "metadata_source"):
+            row[key] = json.loads(row[key]) if row.get(key) else ([] if key != "metadata_source" else {})
+        return row
+
+    # --------------------------------------------------------------- report
+    def library_summary(self, recent_days: int = 7) -> dict[str, Any]:
+        since_ms = int((utcnow() - timedelta(days=recent_days)).timestamp() * 1000)
+        row = self.q(
+            "SELECT COUNT(*) AS books, COALESCE(SUM(duration),0) AS seconds, COALESCE(SUM(size),0) AS bytes, "
+            "COALESCE(AVG(completeness),0) AS completeness, "
+            "SUM(CASE WHEN added_at >= ? THEN 1 ELSE 0 END) AS added_recent "
+            "FROM books WHERE removed_at IS NULL",
+            (since_ms,),
+        )[0]
+        authors = self.scalar("SELECT COUNT(*) FROM authors WHERE removed_at IS NULL") or 0
+        series = self.scalar("SELECT COUNT(*) FROM series WHERE removed_at IS NULL") or 0
+        removed = self.scalar("SELECT COUNT(*) FROM books WHERE removed_at IS NOT NULL") or 0
+        fields = {}
+        total = row["books"] or 0
+        for field in COMPLETENESS_FIELDS:
+            col = {"cover": "has_cover"}.get(field, field)
+            if col in ("authors", "narrators", "series", "genres"):
+                cond = f"{col} IS NOT NULL AND {col} NOT IN ('', '[]')"
+            elif col == "has_cover":
+                cond = "has_cover = 1"
+            else:
+                cond = f"{col} IS NOT NULL AND {col} != ''"
+            filled = self.scalar(
+                f"SELECT COUNT(*) FROM books WHERE removed_at IS NULL AND {cond}"
+            ) or 0
+            fields[field] = {"filled": filled, "percent": round(100.0 * filled / total, 1) if total else 0.0}
+        recent = self.q(
+            "SELECT id, title, author_name, added_at FROM books WHERE removed_at IS NULL AND added_at >= ? "
+            "ORDER BY added_at DESC LIMIT 50",
+            (since_ms,),
+        )
+        return {
+            "books": total,
+            "authors": authors,
+            "series": series,
+            "removed": removed,
+            "hours": round((row["seconds"] or 0) / 3600.0, 1),
+            "bytes": int(row["bytes"] or 0),
+            "completeness": round(100.0 * (row["completeness"] or 0), 1),
+            "fields": fields,
+            "added_recent": row["added_recent"] or 0,
+            "recent": recent,
+        }
+
+    # ------------------------------------------------------------ downloads
+    UNFINISHED = ("pending", "queued", "downloading")
+    LIVE = ("pending", "queued", "downloading", "completed", "imported", "done")
+
+    def find_download(self, *, source: str = "", torrent_id: str = "", info_hash: str = "") -> dict[str, Any] | None:
+        """abook's own record of a torrent, by tracker id or info hash (failed ones included)."""
+        if source and torrent_id:
+            rows = self.q(
+                "SELECT * FROM downloads WHERE source=? AND torrent_id=? ORDER BY id DESC LIMIT 1",
+                (source, str(torrent_id)),
+            )
+            if rows:
+                return rows[0]
+        if info_hash:
+            rows = self.q(
+                "SELECT * FROM downloads WHERE info_hash=? ORDER BY id DESC LIMIT 1", (info_hash.lower(),)
+            )
+            if rows:
+                return rows[0]
+        return None
+
+    def downloads(self, statuses: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        if statuses is None:
+            return self.q("SELECT * FROM downloads ORDER BY id")
+        marks = ",".join("?" for _ in statuses)
+        return self.q(f"SELECT * FROM downloads WHERE status IN ({marks}) ORDER BY id", tuple(statuses))
+
+    def count_downloads(self, statuses: Sequence[str]) -> int:
+        marks = ",".join("?" for _ in statuses)
+        return int(self.scalar(f"SELECT COUNT(*) FROM downloads WHERE status IN ({marks})", tuple(statuses)) or 0)
+
+    def add_download(self, row: Mapping[str, Any], decision: Mapping[str, Any] | None = None) -> int:
+        """Insert a download and (same transaction) the decision that chose it."""
+        now = iso()
+        data = {"status": "pending", "retries": 0, "created_at": now, "updated_at": now, **row}
+        if isinstance(data.get("info_hash"), str):
+            data["info_hash"] = data["info_hash"].lower()
+        cols = list(data)
+        with self.tx():
+            cur = self.db.conn.execute(
+                f"INSERT INTO downloads ({','.join(cols)}) VALUES ({','.join('?' for _ in cols)})",
+                tuple(data[c] for c in cols),
+            )
+            download_id = int(cur.lastrowid or 0)
+            if decision is not None:
+                self._insert_decision({**decision, "download_id": download_id})
+        return download_id
+
+    def update_download(self, download_id: int, **fields: Any) -> None:
+        fields["updated_at"] = iso()
+        sets = ",".join(f"{k}=?" for k in fields)
+        with self.tx():
+            self.db.conn.execute(f"UPDATE downloads SET {sets} WHERE id=?", (*fields.values(), download_id))
+
+    def get_download(self, download_id: int) -> dict[str, Any] | None:
+        rows = self.q("SELECT * FROM downloads WHERE id=?", (download_id,))
+        return rows[0] if rows else None
+
+    # ------------------------------------------------------------- top10 log
+    def record_decision(self, decision: Mapping[str, Any]) -> None:
+        with self.tx():
+            self._insert_decision(decision)
+
+    def _insert_decision(self, decision: Mapping[str, Any]) -> None:
+        data = {"run_at": iso(), **decision}
+        cols = list(data)
+        self.db.conn.execute(
+            f"INSERT INTO top10_runs ({','.join(cols)}) VALUES ({','.join('?' for _ in cols)})",
+            tuple(data[c] for c in cols),
+        )
+
+    def top10_decisions(self, task_id: int | None = None) -> list[dict[str, Any]]:
+        if task_id is None:
+            task_id = self.scalar("SELECT MAX(task_id) FROM top10_runs")
+        return self.q("SELECT * FROM top10_runs WHERE task_id=? ORDER BY genre, rank", (task_id,))
+
+    # ---------------------------------------------------------------- hold
+    def hold(self) -> str | None:
+        """The ratio guard's hold reason, or None when downloads may go on."""
+        return self.get_kv("hold")
+
+    # ------------------------------------------------------------ metadata
+    def record_corrections(
+        self,
+        book_id: str,
+        current: Mapping[str, Any],
+        changes: Mapping[str, Any],
+        source: str | Mapping[str, str],
+        task_id: int | None = None,
+    ) -> None:
+        """One ``metadata_corrections`` row per field, and the field -> source map of the book."""
+        now = iso()
+        with self.tx():
+            for field_name, new in changes.items():
+                src = source if isinstance(source, str) else source.get(field_name, "")
+                old = current.get(field_name)
+                self.db.conn.execute(
+                    "INSERT INTO metadata_corrections (book_id, field, old, new, source, task_id, created_at) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    (book_id, field_name, _as_text(old), _as_text(new), src, task_id, now),
+                )
+            row = self.db.conn.execute("SELECT metadata_source FROM books WHERE id=?", (book_id,)).fetchone()
+            if row is not None:
+                sources = json.loads(row[0]) if row[0] else {}
+                for field_name in changes:
+                    sources[field_name] = source if isinstance(source, str) else source.get(field_name, "")
+                self.db.conn.execute(
+                    "UPDATE books SET metadata_source=? WHERE id=?", (json.dumps(sources), book_id)
+                )
+
+    def mark_metadata_checked(self, book_id: str, when: str) -> None:
+        with self.tx():
+            self.db.conn.execute("UPDATE books SET metadata_checked_at=? WHERE id=?", (when, book_id))
+
+    def update_book_fields(self, book_id: str, fields: Mapping[str, Any]) -> None:
+        """Mirror fields abook itself just wrote to ABS (the next scan confirms them)."""
+        from .workflows.scan import completeness
+
+        values: dict[str, Any] = {}
+        for col, value in fields.items():
+            if col == "has_cover":
+                values[col] = 1
+            elif col == "authors":
+                values[col] = json.dumps([{"id": None, "name": a["name"]} for a in value])
+            elif col == "series":
+                values[col] = json.dumps([{"id": None, "name": x["name"], "sequence": x.get("sequence")} for x in value])
+            elif isinstance(value, list | tuple):
+                values[col] = json.dumps(list(value))
+            else:
+                values[col] = value
+        with self.tx():
+            row = self.q("SELECT * FROM books WHERE id=?", (book_id,))
+            if not row:
+                return
+            merged = {**row[0], **values}
+            values["completeness"] = completeness(merged)
+            sets = ",".join(f"{k}=?" for k in values)
+            self.db.conn.execute(f"UPDATE books SET {sets} WHERE id=?", (*values.values(), book_id))
+
+    def corrections(self, since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self.q(
+            "SELECT c.*, b.title FROM metadata_corrections c LEFT JOIN books b ON b.id = c.book_id "
+            "WHERE c.created_at >= ? ORDER BY c.id DESC LIMIT ?",
+            (iso(since) if since else "", limit),
+        )
+
+    def download_summary(self) -> dict[str, Any]:
+        rows = self.q(
+            "SELECT status, COUNT(*) AS n, COALESCE(SUM(size),0) AS bytes FROM downloads GROUP BY status"
+        )
+        return {r["status"]: {"count": r["n"], "bytes": r["bytes"]} for r in rows}
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
