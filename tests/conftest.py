@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.conftest_qbt"] if (Path(__file__).parent / "conftest_qbt.py").exists() else []
+pytest_plugins = ["tests.conftest_qbt"]
 
 _REAL_CONNECT = socket.socket.connect
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import httpx
 
 PAGE_SIZE = 2500
-BATCH_SIZE = 1000
+BATCH_SIZE = 500
 
 
 @dataclass(frozen=True)

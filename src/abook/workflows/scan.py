@@ -85,7 +85,8 @@ def fingerprint(item: dict[str, Any]) -> str:
         meta.get("description"), media.get("coverPath"), media.get("duration"), media.get("size"),
         media.get("tags"), media.get("numAudioFiles"),
     )
-    return hashlib.blake2b(json.dumps(key, default=str).encode(), digest_size=12).hexdigest()
+    # repr() of plain JSON values is stable across runs and far cheaper than json.dumps here.
+    return hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
 
 
 def _text(value: Any) -> str | None:
@@ -95,7 +96,19 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def book_row(item: dict[str, Any], expanded: dict[str, Any] | None, known_series: Iterable[str] = ()) -> dict[str, Any]:
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dumps(value: list[Any]) -> str:
+    return _encode(value) if value else "[]"
+
+
+def book_row(
+    item: dict[str, Any],
+    expanded: dict[str, Any] | None,
+    known_series: Iterable[str] = (),
+    fp: str | None = None,
+) -> dict[str, Any]:
     """One ``books`` row from a minified item, enriched by its expanded record when we have it."""
     media = item.get("media") or {}
     meta = dict(media.get("metadata") or {})
@@ -134,18 +147,18 @@ def book_row(item: dict[str, Any], expanded: dict[str, Any] | None, known_series
         "path": item.get("path"),
         "title": _text(meta.get("title")),
         "subtitle": _text(meta.get("subtitle")),
-        "authors": json.dumps(authors),
+        "authors": _dumps(authors),
         "author_name": _text(meta.get("authorName")) or ", ".join(a["name"] for a in authors if a["name"]),
-        "narrators": json.dumps(narrators),
-        "series": json.dumps(series),
+        "narrators": _dumps(narrators),
+        "series": _dumps(series),
         "series_name": _text(meta.get("seriesName")),
         "isbn": _text(meta.get("isbn")),
         "asin": _text(meta.get("asin")),
         "year": _text(meta.get("publishedYear")),
         "publisher": _text(meta.get("publisher")),
         "description": _text(meta.get("descriptionPlain") or meta.get("description")),
-        "genres": json.dumps(genres),
-        "tags": json.dumps(list(media.get("tags") or [])),
+        "genres": _dumps(genres),
+        "tags": _dumps(list(media.get("tags") or [])),
         "language": _text(meta.get("language")),
         "abridged": 1 if meta.get("abridged") else 0,
         "explicit": 1 if meta.get("explicit") else 0,
@@ -155,7 +168,7 @@ def book_row(item: dict[str, Any], expanded: dict[str, Any] | None, known_series
         "num_audio_files": int(media.get("numAudioFiles") or 0),
         "added_at": item.get("addedAt"),
         "updated_at": item.get("updatedAt"),
-        "fingerprint": fingerprint(item),
+        "fingerprint": fp or fingerprint(item),
     }
     row["completeness"] = completeness(row)
     return row
@@ -181,7 +194,7 @@ def run(
     library: str = "",
     dry_run: bool = False,
     progress: Progress | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 500,
     page_size: int = 2500,
 ) -> ScanResult:
     """Mirror every selected library; return what changed (nothing is written with ``dry_run``)."""
@@ -203,36 +216,55 @@ def _scan_library(
     batch_size: int,
     page_size: int,
 ) -> LibraryScan:
+    """One library. The next page and the next expanded chunk are fetched in the background
+    while this one is processed, so abook's own work hides behind the server's."""
+    from concurrent.futures import ThreadPoolExecutor
+
     out = LibraryScan(id=lib.id, name=lib.name)
     stored = state.book_fingerprints(lib.id)
     seen: set[str] = set()
     known_series = state.series_names(lib.id)
-    started = False
-    for page, total in abs_client.item_pages(lib.id, page_size=page_size):
-        if not started:
-            progress.start(f"Scanning {lib.name}", total)
-            started = True
-        todo: list[dict[str, Any]] = []
-        for item in page:
-            item_id = item.get("id")
-            if not item_id or item_id in seen or item.get("mediaType", "book") != "book":
-                continue
-            seen.add(item_id)
-            old = stored.get(item_id)
-            fp = fingerprint(item)
-            if old is not None and old[0] == fp and old[1] is None:
-                continue
-            title = ((item.get("media") or {}).get("metadata") or {}).get("title") or item_id
-            (out.changed if old is not None and old[1] is None else out.new).append(str(title))
-            todo.append(item)
-        if todo and not dry_run:
-            rows = []
-            for start in range(0, len(todo), batch_size):
-                chunk = todo[start : start + batch_size]
-                expanded = {x.get("id"): x for x in abs_client.batch_get([i["id"] for i in chunk])}
-                rows.extend(book_row(i, expanded.get(i["id"]), known_series) for i in chunk)
-            state.apply_scan(lib.id, rows, ())
-        progress.advance(len(page))
+    pages = abs_client.item_pages(lib.id, page_size=page_size)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="abook-scan") as pool:
+        next_page = pool.submit(next, pages, None)
+        first = True
+        while True:
+            got = next_page.result()
+            if got is None:
+                break
+            next_page = pool.submit(next, pages, None)
+            page, total = got
+            if first:
+                progress.start(f"Scanning {lib.name}", total)
+                first = False
+            todo: list[tuple[dict[str, Any], str]] = []
+            for item in page:
+                item_id = item.get("id")
+                if not item_id or item_id in seen or item.get("mediaType", "book") != "book":
+                    continue
+                seen.add(item_id)
+                old = stored.get(item_id)
+                fp = fingerprint(item)
+                if old is not None and old[0] == fp and old[1] is None:
+                    continue
+                title = ((item.get("media") or {}).get("metadata") or {}).get("title") or item_id
+                (out.changed if old is not None and old[1] is None else out.new).append(str(title))
+                todo.append((item, fp))
+            n_items = len(page)
+            del page
+            if todo and not dry_run:
+                chunks = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+                pending = pool.submit(abs_client.batch_get, [i["id"] for i, _ in chunks[0]])
+                for n, chunk in enumerate(chunks):
+                    expanded_list = pending.result()
+                    if n + 1 < len(chunks):
+                        pending = pool.submit(abs_client.batch_get, [i["id"] for i, _ in chunks[n + 1]])
+                    expanded = {x.get("id"): x for x in expanded_list}
+                    del expanded_list
+                    rows = [book_row(i, expanded.get(i["id"]), known_series, fp) for i, fp in chunk]
+                    del expanded
+                    state.apply_scan(lib.id, rows, ())
+            progress.advance(n_items)
     out.total = len(seen)
     gone = [i for i, (_fp, removed_at) in stored.items() if removed_at is None and i not in seen]
     if gone:
@@ -244,6 +276,7 @@ def _scan_library(
             for a in abs_client.authors(lib.id)
             if a.get("id")
         ]
-        state.apply_scan(lib.id, (), gone, authors=authors, refresh_series=True)
+        changed = bool(out.new or out.changed or gone)
+        state.apply_scan(lib.id, (), gone, authors=authors, refresh_series=changed or not known_series)
     progress.done()
     return out

@@ -1,0 +1,292 @@
+"""The command line: one thin function per command (options -> workflow -> render).
+
+Heavy modules (httpx, rich, sqlite-utils, bs4) are imported inside the commands so that
+``abook --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .runtime import Globals, command_run
+
+app = typer.Typer(
+    name="abook",
+    help=(
+        "Keep an Audiobookshelf library growing and tidy, unattended.\n\n"
+        "Settings come from .env / the environment (see .env.example). Run from cron or systemd "
+        "timers (see contrib/). Exit codes: 0 done, 1 some items failed, 2 usage/config error, "
+        "3 service unreachable or refused credentials, 4 ratio hold, 75 another run holds the lock."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,  # never print locals: they hold tokens
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what would change; change nothing.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output (schema in the README).")]
+
+
+def _g(ctx: typer.Context) -> Globals:
+    return ctx.obj if isinstance(ctx.obj, Globals) else Globals()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    env_file: Annotated[
+        Path | None, typer.Option("--env-file", help="Settings file (default ./.env, then $XDG_CONFIG_HOME/abook/.env).")
+    ] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="State file (overrides ABOOK_DB).")] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log lines (-vv for debug).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        from . import __version__
+
+        typer.echo(f"abook {__version__}")
+        raise typer.Exit(0)
+    ctx.obj = Globals(env_file=env_file, db=db, verbose=verbose, quiet=quiet)
+
+
+@app.command()
+def scan(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    library: Annotated[str | None, typer.Option(help="Library name or id (overrides ABS_LIBRARY).")] = None,
+) -> None:
+    """Mirror the Audiobookshelf library into the state file (incremental).
+
+    Prints "+N new, ~M changed, -K removed". Only new or changed items are fetched in full.
+
+    Examples:
+
+      abook scan
+
+      abook scan --dry-run --library Audiobooks
+    """
+    from . import render
+    from .workflows import scan as wf
+
+    with command_run(_g(ctx), "scan", {"library": library}, dry_run=dry_run,
+                     overrides={"ABS_LIBRARY": library}) as run:
+        result = wf.run(run.abs(), run.state, library=run.settings.abs_library,
+                        dry_run=dry_run, progress=run.progress())
+        run.counts = result.counts()
+        render.scan(result)
+
+
+@app.command()
+def top10(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    genre: Annotated[list[str] | None, typer.Option("--genre", "-g", help="Genre (repeatable); default TOP10_GENRES.")] = None,
+    count: Annotated[int | None, typer.Option(min=1, help="New books per genre (TOP10_COUNT).")] = None,
+    days: Annotated[int | None, typer.Option(min=1, help="Only torrents added in the last N days (TOP10_DAYS).")] = None,
+    source: Annotated[str | None, typer.Option(help="mam or prowlarr (SEARCH_SOURCE).")] = None,
+) -> None:
+    """Queue the week's most snatched new audiobooks per genre, never one already owned.
+
+    Walks the tracker's ranking and skips what is owned, queued, already in qBittorrent,
+    snatched before, not an audiobook, or not the wanted language/edition; takes the next
+    until exactly N new books per genre are covered. Exits 4 while the ratio hold is on.
+
+    Examples:
+
+      abook top10 --dry-run
+
+      abook top10 --genre Fantasy --count 5 --days 7
+    """
+    from . import render
+    from .services import make_qbt, make_search
+    from .state import utcnow
+    from .workflows import top10 as wf
+    from .workflows.grab import Policy
+    from .workflows.ratio import make_guard
+
+    overrides = {"TOP10_GENRES": tuple(genre) if genre else None, "TOP10_COUNT": count,
+                 "TOP10_DAYS": days, "SEARCH_SOURCE": source}
+    with command_run(_g(ctx), "top10", {"genre": genre, "count": count, "days": days, "source": source},
+                     overrides=overrides, dry_run=dry_run) as run:
+        st = run.settings
+        st.require("TOP10_GENRES", "TOP10_COUNT", "TOP10_DAYS", "SEARCH_SOURCE", "MAX_ACTIVE_DOWNLOADS",
+                   "LANGUAGES")
+        search = run.keep(make_search(st, run.state, source))
+        qbt = run.keep(make_qbt(st))
+        result = wf.run(
+            run.state, search, qbt, Policy.from_settings(st),
+            genres=list(st.top10_genres), count=st.top10_count, days=st.top10_days, now=utcnow(),
+            dry_run=dry_run, task_id=run.task_id, guard=make_guard(st, run.state, search, qbt, dry_run),
+            progress=run.progress(),
+        )
+        run.counts = result.counts()
+        render.top10(result)
+        if run.counts["failed"]:
+            from .errors import PartialFailure
+
+            raise PartialFailure(f"{run.counts['failed']} torrents could not be fetched (see above)")
+
+
+@app.command()
+def downloads(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    retry: Annotated[int | None, typer.Option("--retry", metavar="ID", help="Give a failed download another round of retries.")] = None,
+) -> None:
+    """Advance every download: pending -> queued -> downloading -> completed -> imported -> done.
+
+    Submits pending grabs while fewer than MAX_ACTIVE_DOWNLOADS are active, retries broken or
+    stalled ones up to DOWNLOAD_RETRIES, imports finished books into Audiobookshelf and fills
+    their empty fields from what the tracker said. Never deletes or stops a torrent.
+
+    Examples:
+
+      abook downloads
+
+      abook downloads --dry-run
+
+      abook downloads --retry 42
+    """
+    from . import render
+    from .errors import PartialFailure
+    from .services import make_qbt
+    from .state import utcnow
+    from .workflows import downloads as wf
+    from .workflows.grab import Policy
+    from .workflows.ratio import make_download_guard
+
+    with command_run(_g(ctx), "downloads", {"retry": retry}, dry_run=dry_run) as run:
+        st = run.settings
+        st.require("MAX_ACTIVE_DOWNLOADS", "DOWNLOAD_RETRIES", "STALL_HOURS", "ABS_SCAN_TIMEOUT")
+        if retry is not None:
+            wf.reset_failed(run.state, retry, dry_run=dry_run)
+        qbt = run.keep(make_qbt(st))
+        abs_client = run.abs() if st.configured("ABS_URL") else None
+        result = wf.Downloads(
+            run.state, qbt, abs_client, Policy.from_settings(st), wf.Options.from_settings(st), now=utcnow,
+            dry_run=dry_run, task_id=run.task_id, guard=make_download_guard(st, run.state, dry_run),
+            progress=run.progress(),
+        ).run()
+        run.counts = result.counts()
+        render.downloads(result)
+        if result.failed:
+            raise PartialFailure(f"{len(result.failed)} downloads failed permanently (see abook report)")
+
+
+@app.command("fix-metadata")
+def fix_metadata(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    new: Annotated[bool, typer.Option("--new", help="Books added recently (last 7 days or --since).")] = False,
+    all_books: Annotated[bool, typer.Option("--all", help="Every book (the monthly full pass).")] = False,
+    since: Annotated[str | None, typer.Option(help="With --new: how recent, e.g. 3d, 2w.")] = None,
+    item: Annotated[str | None, typer.Option(help="One ABS item id.")] = None,
+    force: Annotated[bool, typer.Option(help="Ask again even if checked within METADATA_RECHECK_DAYS.")] = False,
+    limit: Annotated[int | None, typer.Option("--max", min=1, help="Books this run (METADATA_DAILY_MAX).")] = None,
+) -> None:
+    """Fill EMPTY metadata fields from verified matches; never overwrite; record every source.
+
+    Sources in METADATA_SOURCES order (Google Books first); a later source fills only what an
+    earlier one left empty. Without --new/--all/--item: never-checked books first, then the
+    oldest checks, at most METADATA_DAILY_MAX. --dry-run prints the diff.
+
+    Examples:
+
+      abook fix-metadata --new
+
+      abook fix-metadata --all --dry-run
+
+      abook fix-metadata --item 8255aa41-7711-435c-8a03-c68b8e98170b --force
+    """
+    from datetime import timedelta
+
+    from . import render
+    from .errors import PartialFailure
+    from .sources import build_sources
+    from .state import utcnow
+    from .workflows import metadata as wf
+    from .workflows.report import parse_since
+
+    mode = "all" if all_books else "new" if new else "default"
+    with command_run(_g(ctx), "fix-metadata", {"mode": mode, "since": since, "item": item, "force": force,
+                     "max": limit}, dry_run=dry_run, overrides={"METADATA_DAILY_MAX": limit}) as run:
+        st = run.settings
+        st.require("METADATA_SOURCES", "METADATA_DAILY_MAX", "METADATA_RETRIES", "METADATA_RECHECK_DAYS")
+        rows = wf.select_books(
+            run.state.books(), now=utcnow(), mode=mode, since=timedelta(days=parse_since(since)), item=item,
+            recheck_days=st.metadata_recheck_days, force=force or bool(item),
+            limit=0 if (all_books and limit is None) else st.metadata_daily_max,
+        )
+        sources = [run.keep(s) for s in build_sources(st.metadata_sources, st)] if rows else []
+        abs_client = run.abs() if rows and not dry_run else None
+        result = wf.FixMetadata(run.state, abs_client, sources, now=utcnow, retries=st.metadata_retries,
+                                dry_run=dry_run, task_id=run.task_id, progress=run.progress(),
+                                backoff=st.http_backoff).run(rows)
+        run.counts = result.counts()
+        render.metadata(result)
+        if result.counts().get("failed"):
+            raise PartialFailure(f"{result.counts()['failed']} books failed (see abook report)")
+
+
+@app.command()
+def doctor(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """Check every configured service: reachable, credentials accepted, version.
+
+    Exits 3 if a configured service fails.
+
+    Examples:
+
+      abook doctor
+
+      abook doctor --json
+    """
+    from . import render
+    from .errors import ServiceError
+    from .services import doctor_probes
+    from .workflows import doctor as wf
+
+    with command_run(_g(ctx), "doctor", {}, lock=False) as run:
+        checks = wf.run(doctor_probes(run.settings, run.state))
+        run.counts = {"ok": sum(c.ok for c in checks if c.configured), "failed": sum(not c.ok for c in checks)}
+        render.doctor(checks, as_json)
+        failed = [c.service for c in checks if not c.ok]
+        if failed:
+            raise ServiceError(f"{', '.join(failed)} failed the check (see the table above)")
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    as_json: AsJson = False,
+    since: Annotated[str | None, typer.Option(help="How far back recent sections go: 7d, 2w, 36h.")] = None,
+) -> None:
+    """Print the library, pipeline, gaps, failures and tracker account.
+
+    Examples:
+
+      abook report
+
+      abook report --json --since 30d
+    """
+    from . import render
+    from .workflows import report as wf
+
+    with command_run(_g(ctx), "report", {"since": since}, lock=False) as run:
+        data = wf.build(run.state, since_days=wf.parse_since(since))
+        render.report(data, as_json)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""`abook scan`, `report` and `doctor` as a user runs them, against the fake ABS on loopback."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import run_abook
+from tests.fakes.abs import FakeABS
+
+TOKEN = "test-abs-token-0123456789"
+
+
+@pytest.fixture
+def fake_abs():
+    fake = FakeABS(token=TOKEN)
+    fake.add_book("The Final Empire", authors=["Brandon Sanderson"], narrators=["Michael Kramer"],
+                  series=[("Mistborn", "1"), ("The Cosmere", None)], genres=["Fantasy"], year="2006",
+                  isbn="9780765311788")
+    fake.add_book("The Well of Ascension", authors=["Brandon Sanderson"], narrators=["Michael Kramer"],
+                  series=[("Mistborn", "2")], genres=["Fantasy"])
+    fake.add_book("Project Hail Mary", authors=["Andy Weir"], narrators=["Ray Porter"], asin="B08G9PRS1K",
+                  description="A lone astronaut.", publisher="Audible Studios", language="English")
+    fake.add_book("Good Omens", authors=["Terry Pratchett", "Neil Gaiman"], narrators=["Martin Jarvis"])
+    fake.add_book("Golden Son", authors=["Pierce Brown"], series=[("Red Rising", "2.5")])
+    with fake.serve():
+        yield fake
+
+
+@pytest.fixture
+def env(tmp_path: Path, fake_abs: FakeABS) -> dict[str, str]:
+    return {"ABS_URL": fake_abs.url, "ABS_TOKEN": TOKEN, "ABOOK_DB": str(tmp_path / "state" / "abook.db")}
+
+
+def _db(env: dict[str, str]) -> sqlite3.Connection:
+    conn = sqlite3.connect(env["ABOOK_DB"])
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def test_first_scan_mirrors_every_book_then_rescan_changes_nothing(env, fake_abs):
+    first = run_abook(["scan"], env)
+    assert first.code == 0, first.output
+    assert "+5 new, ~0 changed, -0 removed" in first.stdout
+    first.assert_no_secret([TOKEN])
+    rows = {r["title"]: r for r in _db(env).execute("SELECT * FROM books")}
+    assert set(rows) == {"The Final Empire", "The Well of Ascension", "Project Hail Mary", "Good Omens",
+                         "Golden Son"}
+    fe = rows["The Final Empire"]
+    assert [a["name"] for a in json.loads(fe["authors"])] == ["Brandon Sanderson"]
+    assert all(a["id"] for a in json.loads(fe["authors"]))  # ids from the expanded record
+    assert json.loads(fe["narrators"]) == ["Michael Kramer"]
+    series = {s["name"]: s["sequence"] for s in json.loads(fe["series"])}
+    assert series == {"Mistborn": "1", "The Cosmere": None}
+    assert fe["isbn"] == "9780765311788" and fe["year"] == "2006"
+    assert json.loads(rows["Golden Son"]["series"])[0]["sequence"] == "2.5"
+    assert [a["name"] for a in json.loads(rows["Good Omens"]["authors"])] == ["Terry Pratchett", "Neil Gaiman"]
+    assert 0 < rows["Project Hail Mary"]["completeness"] <= 1
+    db = _db(env)
+    assert db.execute("SELECT COUNT(*) FROM authors WHERE removed_at IS NULL").fetchone()[0] == 5
+    mistborn = db.execute("SELECT * FROM series WHERE name='Mistborn'").fetchone()
+    assert mistborn["owned"] == 2
+    assert (Path(env["ABOOK_DB"]).stat().st_mode & 0o777) == 0o600
+
+    batch_calls = sum(1 for r in fake_abs.requests if r.path.startswith("/api/items/batch/get"))
+    second = run_abook(["scan"], env)
+    assert second.code == 0, second.output
+    assert "+0 new, ~0 changed, -0 removed" in second.stdout
+    # An unchanged library is not fetched in full again.
+    assert sum(1 for r in fake_abs.requests if r.path.startswith("/api/items/batch/get")) == batch_calls
+
+
+def test_an_edit_and_a_removal_are_seen_exactly_once(env, fake_abs):
+    assert run_abook(["scan"], env).code == 0
+    pid = fake_abs.find_books("Project Hail Mary")[0]
+    fake_abs.edit_book(pid, narrators=["Ray Porter", "Someone Else"])
+    gone = fake_abs.find_books("Golden Son")[0]
+    fake_abs.remove_book(gone)
+    res = run_abook(["scan"], env)
+    assert res.code == 0, res.output
+    assert "+0 new, ~1 changed, -1 removed" in res.stdout
+    db = _db(env)
+    assert json.loads(db.execute("SELECT narrators FROM books WHERE id=?", (pid,)).fetchone()[0]) == [
+        "Ray Porter", "Someone Else"]
+    assert db.execute("SELECT removed_at FROM books WHERE id=?", (gone,)).fetchone()[0] is not None
+    assert "+0 new, ~0 changed, -0 removed" in run_abook(["scan"], env).stdout
+
+
+def test_author_rename_without_updated_at_is_picked_up(env, fake_abs):
+    assert run_abook(["scan"], env).code == 0
+    author = fake_abs.author_id("Andy Weir")
+    fake_abs.rename_author(author, "Andrew Weir")
+    res = run_abook(["scan"], env)
+    assert "~1 changed" in res.stdout, res.output
+    row = _db(env).execute("SELECT authors FROM books WHERE title='Project Hail Mary'").fetchone()
+    assert json.loads(row[0])[0]["name"] == "Andrew Weir"
+
+
+def test_dry_run_shows_changes_and_writes_nothing(env, fake_abs):
+    res = run_abook(["scan", "--dry-run"], env)
+    assert res.code == 0, res.output
+    assert "dry run" in res.stdout and "+5 new" in res.stdout
+    assert "new: The Final Empire" in res.stdout
+    assert _db(env).execute("SELECT COUNT(*) FROM books").fetchone()[0] == 0
+
+
+def test_report_after_scan_text_and_json(env):
+    assert run_abook(["scan"], env).code == 0
+    text = run_abook(["report"], env)
+    assert text.code == 0, text.output
+    assert "Library" in text.stdout and "Metadata completeness" in text.stdout
+    data = json.loads(run_abook(["report", "--json"], env).stdout)
+    assert data["schema"] == 1
+    assert data["library"]["books"] == 5
+    assert data["library"]["fields"]["narrators"]["filled"] == 4
+    assert data["runs"][-1]["command"] in {"report", "scan"}
+    assert any(r["command"] == "scan" and r["status"] == "ok" for r in data["runs"])
+
+
+def test_doctor_reports_abs_version(env):
+    res = run_abook(["doctor", "--json"], {**env, "QB_URL": ""})
+    assert res.code == 0, res.output
+    data = json.loads(res.stdout)
+    abs_check = next(s for s in data["services"] if s["service"] == "Audiobookshelf")
+    assert abs_check["ok"] and abs_check["version"] == "2.36.0"
+    res.assert_no_secret([TOKEN])
+
+
+# --------------------------------------------------------------------- faults
+def test_wrong_token_is_exit_3_with_one_line(env):
+    res = run_abook(["scan"], {**env, "ABS_TOKEN": "wrong-token-abcdef"})
+    assert res.code == 3, res.output
+    res.assert_one_line_error()
+    assert "ABS_TOKEN was refused" in res.stderr
+    res.assert_no_secret(["wrong-token-abcdef"])
+    doctor = run_abook(["doctor"], {**env, "ABS_TOKEN": "wrong-token-abcdef"})
+    assert doctor.code == 3
+    doctor.assert_no_secret(["wrong-token-abcdef"])
+
+
+def test_server_error_is_retried_then_exit_3(env, fake_abs):
+    fake_abs.fail_next(500, path_prefix="/api/libraries", times=10)
+    res = run_abook(["scan"], env)
+    assert res.code == 3, res.output
+    res.assert_one_line_error()
+    assert "500" in res.stderr
+    # recorded as a failed task
+    row = _db(env).execute("SELECT status, error FROM tasks WHERE command='scan'").fetchone()
+    assert row["status"] == "failed" and "500" in row["error"]
+    assert _db(env).execute("SELECT COUNT(*) FROM failed_attempts").fetchone()[0] == 1
+
+
+def test_transient_error_recovers(env, fake_abs):
+    fake_abs.fail_next(503, path_prefix="/api/libraries", times=1)
+    res = run_abook(["scan"], env)
+    assert res.code == 0, res.output
+    assert "+5 new" in res.stdout
+
+
+def test_timeout_is_exit_3(env, fake_abs):
+    fake_abs.slow_delay = 5
+    fake_abs.set_mode("slow", "/api/libraries")
+    res = run_abook(["scan"], {**env, "HTTP_TIMEOUT": "0.5", "HTTP_RETRIES": "1"})
+    assert res.code == 3, res.output
+    res.assert_one_line_error()
+    assert "timed out" in res.stderr
+
+
+@pytest.mark.parametrize("mode", ["malformed", "html"])
+def test_bad_bodies_are_exit_3(env, fake_abs, mode):
+    fake_abs.set_mode(mode, "/api/")
+    res = run_abook(["scan"], env)
+    assert res.code == 3, res.output
+    res.assert_one_line_error()
+    assert ("malformed JSON" if mode == "malformed" else "HTML page") in res.stderr
+
+
+def test_unreachable_service_is_exit_3(env):
+    res = run_abook(["scan"], {**env, "ABS_URL": "http://127.0.0.1:9"})
+    assert res.code == 3
+    res.assert_one_line_error()
+    assert "ABS_URL" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [({"ABS_TOKEN": ""}, "ABS_TOKEN is not set"), ({"ABS_URL": "not a url"}, "ABS_URL"),
+     ({"HTTP_TIMEOUT": "soon"}, "HTTP_TIMEOUT"), ({"ABS_LIBRARY": "Podcasts"}, "ABS_LIBRARY")],
+)
+def test_configuration_errors_are_exit_2(env, extra, needle):
+    res = run_abook(["scan"], {**env, **extra})
+    assert res.code == 2, res.output
+    res.assert_one_line_error()
+    assert needle in res.stderr
+
+
+def test_second_concurrent_run_exits_75(env, tmp_path):
+    import fcntl
+    import os
+
+    db = Path(env["ABOOK_DB"])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    lock = db.with_name(db.name + ".scan.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # what a running `abook scan` holds
+    try:
+        res = run_abook(["scan"], env)
+    finally:
+        os.close(fd)
+    assert res.code == 75, res.output
+    assert "still running" in res.stderr
+    assert run_abook(["scan"], env).code == 0
+
+
+def test_help_on_every_command():
+    from abook.cli import app
+
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert {"scan", "doctor", "report"} <= set(names)
+    for name in names:
+        res = run_abook([name, "--help"], {})
+        assert res.code == 0, res.output
+        assert "Examples" in res.stdout
