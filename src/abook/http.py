@@ -212,6 +212,7 @@ class HttpService:
             hooks["response"].append(_log_response)
         self.client = httpx.Client(
             base_url=self.base_url,
+            verify=_ssl_context() if self.base_url.startswith("https:") else False,
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             cookies=dict(cookies or {}),
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
@@ -381,6 +382,21 @@ class HttpService:
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
         return self.json("GET", path, **kwargs)
+
+
+_SSL: Any = None
+
+
+def _ssl_context() -> Any:
+    """One TLS context per process: building one reads the CA bundle (tens of ms each)."""
+    global _SSL
+    if _SSL is None:
+        import ssl
+
+        import certifi
+
+        _SSL = ssl.create_default_context(cafile=certifi.where())
+    return _SSL
 
 
 def _path_only(path: str) -> str:

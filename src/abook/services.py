@@ -98,6 +98,7 @@ def make_mam(settings: Settings, state: State | None) -> MAM:
     return MAM(
         settings.mam_url,
         cookie,
+        fallback_mam_id=settings.mam_id if cookie != settings.mam_id else None,
         rate_min=settings.mam_rate_limit_min,
         rate_max=settings.mam_rate_limit_max,
         pace_file=pace_file,

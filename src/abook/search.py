@@ -1,0 +1,90 @@
+"""The two torrent search sources behind one small interface used by every acquisition workflow.
+
+MAM is the primary source (ranked by snatches in a genre category, freeleech flags, snatched-before
+flag). Prowlarr is the second: it has no genre browsing, so a "genre ranking" there is a text
+search for the genre in the audiobook category (3030), filtered to the date window and ranked by
+grabs. Both yield :class:`abook.models.Release` records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .clients.mam import MAM
+    from .clients.prowlarr import Prowlarr
+    from .models import Release
+
+
+class SearchSource(Protocol):
+    name: str
+
+    def ranked(self, genre: str, days: int, now: datetime) -> Iterator[Release]:
+        """Audiobooks of ``genre`` added in the last ``days``, most snatched first."""
+        ...
+
+    def find(self, title: str, author: str = "") -> list[Release]:
+        """Audiobooks matching a title (and author), best first."""
+        ...
+
+    def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
+        """The .torrent bytes, or a magnet link, of one release."""
+        ...
+
+
+class MamSearch:
+    name = "mam"
+
+    def __init__(self, client: MAM, languages: tuple[int, ...] = (1,)) -> None:
+        self.client = client
+        self.languages = languages
+
+    def ranked(self, genre: str, days: int, now: datetime) -> Iterator[Release]:
+        from .clients.mam import category_ids_for
+
+        start = (now - timedelta(days=days)).date()
+        return self.client.iter_search(
+            "",
+            categories=category_ids_for(genre),
+            languages=self.languages,
+            start_date=start,
+            sort="snatchedDesc",
+        )
+
+    def find(self, title: str, author: str = "") -> list[Release]:
+        text = f"{title} {author}".strip()
+        return self.client.search(
+            text, srch_in=("title", "author"), languages=self.languages, sort="seedersDesc", max_results=50
+        )
+
+    def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
+        return self.client.download(release), None
+
+
+class ProwlarrSearch:
+    name = "prowlarr"
+
+    def __init__(self, client: Prowlarr) -> None:
+        self.client = client
+
+    def ranked(self, genre: str, days: int, now: datetime) -> Iterator[Release]:
+        from .state import parse_iso
+
+        cutoff = now - timedelta(days=days)
+        rows = []
+        for release in self.client.search(genre, categories=(3030,), type="search"):
+            added = parse_iso(release.added)
+            if added is not None and added < cutoff:
+                continue
+            rows.append(release)
+        rows.sort(key=lambda r: (r.snatches, r.seeders), reverse=True)
+        return iter(rows)
+
+    def find(self, title: str, author: str = "") -> list[Release]:
+        results = self.client.search(f"{title} {author}".strip(), categories=(3030,), type="search")
+        return sorted(results, key=lambda r: r.seeders, reverse=True)
+
+    def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
+        return self.client.fetch(release)
