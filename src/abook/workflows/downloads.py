@@ -1,0 +1,465 @@
+"""``abook downloads``: carry every grab to "in the library, with the right metadata".
+
+One pass (run every 5 minutes by cron):
+
+1. **watch** abook's queued/downloading torrents in qBittorrent: progress, completion, errors,
+   torrents gone, stalls (no progress for ``STALL_HOURS``). A broken download is retried
+   (re-added from the .torrent kept in the state file, or re-checked / re-announced) up to
+   ``DOWNLOAD_RETRIES`` times; then it is ``failed`` with a permanent ``failed_attempts`` row;
+2. **submit** ``pending`` downloads, oldest first, while abook has fewer than
+   ``MAX_ACTIVE_DOWNLOADS`` unfinished torrents (each passes the ratio guard again);
+3. **import** completed ones: with ``ABS_LIBRARY_PATH`` hardlink (copy across file systems) the
+   files to ``Author/Series/Vol N - Title {Narrator}/`` with a ``metadata.json`` that ABS reads
+   first; without it qBittorrent already saved into an ABS folder. Then ask ABS to scan and find
+   the new item (by path, else by matching), bounded in time; a book ABS has not shown yet is
+   looked for again on the next run;
+4. **apply** what the tracker said (narrators, series + sequence, language, authors) to the ABS
+   item's empty fields only, recording each field's source.
+
+abook never deletes a torrent or its files, and never pauses or stops one here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AbookError, ServiceError
+from ..progress import NullProgress, Progress
+from ..state import iso, parse_iso
+
+if TYPE_CHECKING:
+    from ..clients.audiobookshelf import Audiobookshelf
+    from ..clients.qbittorrent import QBittorrent
+    from ..state import State
+    from .grab import Policy
+
+log = logging.getLogger("abook")
+AUDIO_EXT = {".mp3", ".m4b", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".wma", ".wav", ".mka"}
+
+
+@dataclass(frozen=True)
+class Options:
+    max_active: int = 10
+    retries: int = 3
+    stall_hours: float = 12.0
+    library_path: Path | None = None
+    library_name: str = ""
+    scan_timeout: float = 120.0
+    seed_min_hours: float = 72.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Options:
+        return cls(
+            max_active=settings.max_active_downloads,
+            retries=settings.download_retries,
+            stall_hours=settings.stall_hours,
+            library_path=settings.abs_library_path,
+            library_name=settings.abs_library,
+            scan_timeout=settings.abs_scan_timeout,
+            seed_min_hours=settings.seed_min_hours,
+        )
+
+
+@dataclass
+class Move:
+    download_id: int
+    title: str
+    old: str
+    new: str
+    detail: str = ""
+
+
+@dataclass
+class DownloadsResult:
+    moves: list[Move] = field(default_factory=list)
+    failed: list[Move] = field(default_factory=list)
+    dry_run: bool = False
+    counts_by_status: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for m in self.moves:
+            out[m.new] = out.get(m.new, 0) + 1
+        out["failed"] = len(self.failed)
+        return out
+
+
+# ---------------------------------------------------------------- pure helpers
+_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+
+
+def _clean(part: str) -> str:
+    part = _BAD.sub(" ", part or "").strip().strip(".")
+    return re.sub(r"\s+", " ", part)[:120] or "Unknown"
+
+
+def library_folder(
+    author: str, title: str, *, series: str = "", position: str = "", narrator: str = ""
+) -> Path:
+    """``Author/Series/Vol N - Title {Narrator}`` (or ``Author/Title {Narrator}``), as ABS parses it."""
+    first_author = (author or "").split(",")[0].strip() or "Unknown Author"
+    leaf = _clean(title)
+    if series and position:
+        leaf = f"Vol {_clean(position)} - {leaf}"
+    if narrator:
+        leaf = f"{leaf} {{{_clean(narrator.split(',')[0])}}}"
+    parts = [_clean(first_author)]
+    if series:
+        parts.append(_clean(series))
+    parts.append(leaf)
+    return Path(*parts)
+
+
+def metadata_json(download: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``metadata.json`` ABS reads first for a new folder (format of abmetadataGenerator)."""
+    payload = json.loads(download.get("payload") or "{}")
+    series = []
+    for name, pos in payload.get("series") or []:
+        series.append(f"{name} #{pos}" if pos else name)
+    if not series and download.get("series"):
+        pos = download.get("series_position")
+        series.append(f"{download['series']} #{pos}" if pos else download["series"])
+    data: dict[str, Any] = {
+        "title": download.get("title"),
+        "authors": payload.get("authors") or [a.strip() for a in (download.get("author") or "").split(",") if a.strip()],
+        "narrators": payload.get("narrators") or [n.strip() for n in (download.get("narrator") or "").split(",") if n.strip()],
+        "series": series,
+        "language": payload.get("language") or download.get("language") or None,
+    }
+    if download.get("genre"):
+        data["genres"] = [download["genre"]]
+    return {k: v for k, v in data.items() if v not in (None, [], "")}
+
+
+def fill_empty(current: Mapping[str, Any], proposed: Mapping[str, Any]) -> dict[str, Any]:
+    """The PATCH ``metadata`` for fields that are empty in ``current`` (never overwrite)."""
+    out: dict[str, Any] = {}
+    for key, value in proposed.items():
+        if value in (None, "", [], ()):
+            continue
+        have = current.get(key)
+        if have in (None, "", [], ()):
+            out[key] = value
+    return out
+
+
+def tracker_metadata(download: Mapping[str, Any]) -> dict[str, Any]:
+    """What the tracker told us, in the shapes ABS's PATCH accepts."""
+    meta = metadata_json(download)
+    series = []
+    for entry in meta.get("series", []):
+        name, _, seq = entry.rpartition(" #") if " #" in entry else (entry, "", "")
+        series.append({"name": name, "sequence": seq or None})
+    return {
+        "authors": [{"name": a} for a in meta.get("authors", [])],
+        "narrators": list(meta.get("narrators", [])),
+        "series": series,
+        "language": meta.get("language"),
+    }
+
+
+def link_tree(source: Path, target: Path) -> list[Path]:
+    """Hardlink (copy across file systems) ``source`` (a file or folder) into ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+    made = []
+    for src in files:
+        rel = Path(src.name) if source.is_file() else src.relative_to(source)
+        dst = target / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if dst.exists():
+            made.append(dst)
+            continue
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+        made.append(dst)
+    return made
+
+
+# --------------------------------------------------------------------- the run
+@dataclass
+class Downloads:
+    state: State
+    qbt: QBittorrent
+    abs_client: Audiobookshelf | None
+    policy: Policy
+    options: Options
+    now: Callable[[], datetime]
+    dry_run: bool = False
+    task_id: int | None = None
+    guard: Callable[[Any], str | None] | None = None
+    progress: Progress = field(default_factory=NullProgress)
+    sleep: Callable[[float], None] = time.sleep
+    result: DownloadsResult = field(default_factory=DownloadsResult)
+
+    # --------------------------------------------------------------- helpers
+    def _move(self, d: Mapping[str, Any], new: str, detail: str = "", **fields: Any) -> None:
+        old = d["status"]
+        if not self.dry_run:
+            self.state.update_download(d["id"], status=new, status_reason=detail or None, **fields)
+        self.result.moves.append(Move(d["id"], d["title"] or "", old, new, detail))
+        self.progress.event(f"#{d['id']} {d['title']}: {old} -> {new}{' (' + detail + ')' if detail else ''}")
+
+    def _fail(self, d: Mapping[str, Any], code: str, reason: str) -> None:
+        move = Move(d["id"], d["title"] or "", d["status"], "failed", reason)
+        self.result.failed.append(move)
+        if self.dry_run:
+            self.progress.event(f"#{d['id']} {d['title']}: would fail ({reason})")
+            return
+        with self.state.tx():
+            self.state.update_download(d["id"], status="failed", status_reason=reason)
+            self.state.record_failure(
+                "downloads", "download", code, reason, ref=str(d["id"]), title=d["title"] or "",
+                task_id=self.task_id,
+            )
+        self.progress.warn(f"#{d['id']} {d['title']}: failed permanently: {reason}")
+
+    def _retry(self, d: Mapping[str, Any], code: str, reason: str, action: Callable[[], None]) -> None:
+        tries = int(d["retries"] or 0) + 1
+        if tries > self.options.retries:
+            self._fail(d, code, f"{reason}; gave up after {self.options.retries} retries")
+            return
+        if self.dry_run:
+            self.progress.event(f"#{d['id']} {d['title']}: would retry ({reason})")
+            return
+        try:
+            action()
+        except AbookError as exc:
+            reason = f"{reason}; retry failed: {exc}"
+        self.state.update_download(
+            d["id"], retries=tries, status_reason=f"retry {tries}/{self.options.retries}: {reason}",
+            last_progress_at=iso(self.now()),
+        )
+        self.result.moves.append(Move(d["id"], d["title"] or "", d["status"], "retry", reason))
+        self.progress.warn(f"#{d['id']} {d['title']}: {reason}; retry {tries} of {self.options.retries}")
+
+    # ------------------------------------------------------------------ watch
+    def watch(self) -> None:
+        rows = self.state.downloads(("queued", "downloading"))
+        if not rows:
+            return
+        torrents = {t.hash: t for t in self.qbt.torrents()}
+        now = self.now()
+        for d in rows:
+            h = (d["qb_hash"] or d["info_hash"] or "").lower()
+            t = torrents.get(h)
+            if t is None:
+                self._retry(d, "gone", "the torrent is gone from qBittorrent", lambda d=d: self._readd(d))
+                continue
+            if t.is_error:
+                self._retry(d, "error", f"qBittorrent reports {t.state}", lambda h=h: self.qbt.recheck(h))
+                continue
+            if t.is_complete:
+                self._move(d, "completed", f"{t.size / 1e6:.0f} MB", progress=1.0,
+                           completed_at=iso(now), content_path=t.content_path or None)
+                continue
+            last = parse_iso(d["last_progress_at"]) or parse_iso(d["updated_at"]) or now
+            if t.progress > float(d["progress"] or 0.0) + 1e-6:
+                if not self.dry_run:
+                    self.state.update_download(d["id"], status="downloading", progress=t.progress,
+                                               last_progress_at=iso(now))
+                if d["status"] != "downloading":
+                    self.result.moves.append(Move(d["id"], d["title"] or "", d["status"], "downloading",
+                                                  f"{t.progress:.0%}"))
+                continue
+            if t.is_paused:
+                continue  # paused by the ratio guard or the user: not a stall
+            if now - last >= timedelta(hours=self.options.stall_hours):
+                self._retry(d, "stalled", f"no progress for {self.options.stall_hours:g} h",
+                            lambda h=h: self.qbt.reannounce(h))
+
+    def _readd(self, d: Mapping[str, Any]) -> None:
+        from .grab import Grabber
+
+        full = self.state.get_download(d["id"]) or d
+        Grabber(self.state, None, self.qbt, self.policy, task_id=self.task_id).submit(  # type: ignore[arg-type]
+            d["id"], release_tags=_tags(full), data=full.get("torrent_file"), magnet=full.get("magnet"),
+            info_hash=full.get("info_hash") or "",
+        )
+
+    # ----------------------------------------------------------------- submit
+    def submit(self) -> None:
+        pending = self.state.downloads(("pending",))
+        if not pending:
+            return
+        if self.state.hold():
+            self.progress.event(f"ratio hold is on: {len(pending)} pending downloads wait")
+            return
+        from .grab import Grabber
+
+        grabber = Grabber(self.state, None, self.qbt, self.policy, task_id=self.task_id)  # type: ignore[arg-type]
+        for d in pending:
+            if grabber.active() >= self.options.max_active:
+                break
+            full = self.state.get_download(d["id"]) or d
+            if self.guard is not None:
+                refusal = self.guard(_release_of(full))
+                if refusal:
+                    if not self.dry_run:
+                        self.state.update_download(d["id"], status_reason=refusal)
+                    self.progress.event(f"#{d['id']} {d['title']}: waits ({refusal})")
+                    break
+            if self.dry_run:
+                self.result.moves.append(Move(d["id"], d["title"] or "", "pending", "queued", "dry run"))
+                continue
+            if not full.get("torrent_file") and not full.get("magnet"):
+                self._fail(d, "no_torrent", "no .torrent or magnet was kept for this download")
+                continue
+            try:
+                grabber.submit(d["id"], release_tags=_tags(full), data=full.get("torrent_file"),
+                               magnet=full.get("magnet"), info_hash=full.get("info_hash") or "")
+            except ServiceError as exc:
+                self.state.update_download(d["id"], status_reason=f"qBittorrent add failed: {exc}")
+                self.progress.warn(f"#{d['id']} {d['title']}: qBittorrent add failed: {exc}")
+                continue
+            self.result.moves.append(Move(d["id"], d["title"] or "", "pending", "queued"))
+            self.progress.event(f"#{d['id']} {d['title']}: pending -> queued")
+
+    # ----------------------------------------------------------------- import
+    def import_completed(self) -> None:
+        rows = self.state.downloads(("completed",))
+        if not rows or self.abs_client is None:
+            return
+        from .scan import select_libraries
+
+        libs = select_libraries(self.abs_client.libraries(), self.options.library_name)
+        lib = libs[0]
+        placed: list[tuple[Mapping[str, Any], Path | None]] = []
+        for d in rows:
+            folder = None
+            if self.options.library_path is not None:
+                full = self.state.get_download(d["id"]) or d
+                if not full.get("content_path"):
+                    t = self.qbt.get(full.get("qb_hash") or full.get("info_hash") or "")
+                    full = {**full, "content_path": t.content_path if t else None}
+                if not full.get("content_path") or not Path(full["content_path"]).exists():
+                    self._retry(d, "import", f"downloaded files not found at {full.get('content_path')!r}",
+                                lambda: None)
+                    continue
+                folder = library_folder(full["author"] or "", full["title"] or "", series=full["series"] or "",
+                                        position=full["series_position"] or "", narrator=full["narrator"] or "")
+                if self.dry_run:
+                    self.progress.event(f"#{d['id']} would import into {folder}")
+                    continue
+                target = self.options.library_path / folder
+                link_tree(Path(full["content_path"]), target)
+                (target / "metadata.json").write_text(
+                    json.dumps(metadata_json(full), indent=2, ensure_ascii=False), encoding="utf-8"
+                )
+                self.state.update_download(d["id"], import_path=str(folder))
+            placed.append((d, folder))
+        if not placed or self.dry_run:
+            return
+        with_scan = any(self.state.get_download(d["id"]).get("status_reason") != "waiting for ABS"  # type: ignore[union-attr]
+                        for d, _ in placed)
+        if with_scan:
+            self.abs_client.scan_library(lib.id)
+        deadline = time.monotonic() + self.options.scan_timeout
+        waiting = dict((d["id"], (d, folder)) for d, folder in placed)
+        while waiting:
+            recent = self._recent_items(lib.id)
+            for dl_id, (d, folder) in list(waiting.items()):
+                item = _find_item(recent, d, folder)
+                if item is not None:
+                    del waiting[dl_id]
+                    self._move(d, "imported", f"ABS item {item['id']}", abs_item_id=item["id"])
+                    self.apply_metadata({**d, "abs_item_id": item["id"]})
+            if not waiting or time.monotonic() >= deadline:
+                break
+            self.sleep(2.0)
+        for d, _ in waiting.values():
+            if not self.dry_run:
+                self.state.update_download(d["id"], status_reason="waiting for ABS")
+            self.progress.event(f"#{d['id']} {d['title']}: not in ABS yet; looked for again next run")
+
+    def _recent_items(self, library_id: str) -> list[dict[str, Any]]:
+        assert self.abs_client is not None
+        return self.abs_client.recent_items(library_id, limit=200)
+
+    # --------------------------------------------------------------- metadata
+    def apply_metadata(self, d: Mapping[str, Any]) -> None:
+        assert self.abs_client is not None
+        full = self.state.get_download(d["id"]) or d
+        item_id = d["abs_item_id"]
+        item = self.abs_client.item(item_id)
+        current = (item.get("media") or {}).get("metadata") or {}
+        patch = fill_empty(current, tracker_metadata(full))
+        if patch:
+            self.abs_client.patch_media(item_id, {"metadata": patch})
+            self.state.record_corrections(item_id, current, patch, "tracker", self.task_id)
+        self._move({**d, "status": "imported"}, "done", f"{len(patch)} fields filled from the tracker")
+
+    # -------------------------------------------------------------------- run
+    def run(self) -> DownloadsResult:
+        self.result.dry_run = self.dry_run
+        self.watch()
+        self.submit()
+        self.import_completed()
+        for d in self.state.downloads(("imported",)):
+            if d["abs_item_id"] and not self.dry_run and self.abs_client is not None:
+                self.apply_metadata(d)
+        return self.result
+
+
+def reset_failed(state: State, download_id: int, *, dry_run: bool = False) -> None:
+    """``--retry ID``: give a failed download a fresh set of retries (back to pending)."""
+    from ..errors import ConfigError
+
+    d = state.get_download(download_id)
+    if d is None:
+        raise ConfigError(f"--retry {download_id}: no such download (see abook report --json)")
+    if d["status"] != "failed":
+        raise ConfigError(f"--retry {download_id}: download is {d['status']}, not failed")
+    if not dry_run:
+        state.update_download(download_id, status="pending", retries=0, status_reason="retry by hand",
+                              qb_hash=None)
+
+
+def _tags(d: Mapping[str, Any]) -> list[str]:
+    from .grab import _extra_tags
+
+    return _extra_tags(d.get("reason") or "manual", d.get("genre") or "", d.get("source") or "")
+
+
+def _release_of(d: Mapping[str, Any]) -> Any:
+    from ..models import Release
+
+    return Release(
+        source=d.get("source") or "", torrent_id=str(d.get("torrent_id") or ""), title=d.get("title") or "",
+        size=int(d.get("size") or 0), freeleech=bool(d.get("freeleech")), vip=bool(d.get("vip")),
+    )
+
+
+def _find_item(items: Iterable[Mapping[str, Any]], d: Mapping[str, Any], folder: Path | None) -> Mapping[str, Any] | None:
+    """The ABS item of a download: by folder when abook placed it, else by matching."""
+    if folder is not None:
+        want = str(folder).strip("/")
+        for item in items:
+            if str(item.get("relPath") or "").strip("/") == want:
+                return item
+    from ..matching import compare
+    from ..models import BookRef
+
+    offered = BookRef(title=d.get("title") or "",
+                      authors=tuple(a.strip() for a in (d.get("author") or "").split(",") if a.strip()))
+    best = None
+    for item in items:
+        meta = (item.get("media") or {}).get("metadata") or {}
+        have = BookRef(title=meta.get("title") or "",
+                       authors=tuple(a.strip() for a in (meta.get("authorName") or "").split(",") if a.strip()))
+        if compare(have, offered).verdict == "same":
+            best = item
+            break
+    return best

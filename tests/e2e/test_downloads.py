@@ -1,0 +1,145 @@
+"""`abook downloads` end to end: a torrent queued by `abook top10` really downloads from a second
+qbittorrent-nox (the seeder), is hardlinked into the library folder the fake ABS watches, found
+by ABS, and its empty fields are filled from what the tracker said."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import run_abook
+from tests.fakes.abs import FakeABS
+from tests.fakes.mam import FakeMAM, mam_row
+from tests.qbt import transfer, wait_for
+
+ABS_TOKEN = "test-abs-token-downloads"
+MAM_COOKIE = "test-mam-cookie-downloads"
+
+
+@pytest.fixture
+def world(tmp_path: Path, qbt_pair):
+    seeder, client_qbt = qbt_pair
+    library = tmp_path / "library"
+    library.mkdir()
+    abs_fake = FakeABS(token=ABS_TOKEN, library_path=library, scan_delay=0.3)
+    abs_fake.add_book("Some Owned Book", authors=["Owner Author"])
+    mam = FakeMAM([
+        mam_row(301, "Golden Son", authors=["Pierce Brown"], narrators=["Tim Gerard Reynolds"],
+                series=[("Red Rising", "2")], category=41, snatches=100, language=1),
+    ], mam_id=MAM_COOKIE)
+    mam.set_ratio(5.0)
+    with abs_fake.serve(), mam:
+        env = {
+            "ABS_URL": abs_fake.url, "ABS_TOKEN": ABS_TOKEN, "ABS_LIBRARY_PATH": str(library),
+            "ABS_SCAN_TIMEOUT": "20",
+            "MAM_URL": mam.url, "MAM_ID": MAM_COOKIE,
+            "QB_URL": client_qbt.url, "QB_USERNAME": client_qbt.username, "QB_PASSWORD": client_qbt.password,
+            "QB_SAVE_PATH": str(tmp_path / "downloads"),
+            "TOP10_GENRES": "Fantasy", "TOP10_COUNT": "1",
+            "ABOOK_DB": str(tmp_path / "abook.db"),
+        }
+        assert run_abook(["scan"], env).code == 0
+        yield env, mam, seeder, client_qbt, abs_fake, library
+
+
+def _seed(seeder, mam: FakeMAM, tid: int) -> str:
+    client = seeder.client()
+    data = mam.torrent_bytes(tid)
+    t = client.add_torrent(data, save_path=str(mam.payload_path(tid).parent), skip_checking=True)
+    return t.hash
+
+
+def _db(env) -> sqlite3.Connection:
+    conn = sqlite3.connect(env["ABOOK_DB"])
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def test_queued_book_reaches_the_library_with_metadata(world):
+    env, mam, seeder, client_qbt, abs_fake, library = world
+    assert run_abook(["top10"], env).code == 0
+    info_hash = _seed(seeder, mam, 301)
+    client = client_qbt.client()
+    assert client.get(info_hash) is not None
+    first = run_abook(["downloads"], env)
+    assert first.code == 0, first.output
+    transfer(client, info_hash, seeder, timeout=60)
+
+    res = run_abook(["downloads"], env)
+    assert res.code == 0, res.output
+    row = _db(env).execute("SELECT * FROM downloads").fetchone()
+    assert row["status"] == "done", (row["status"], row["status_reason"], res.output)
+    # Folder layout Author/Series/Vol N - Title {Narrator}/ with a metadata.json ABS reads first.
+    folder = library / "Pierce Brown" / "Red Rising" / "Vol 2 - Golden Son {Tim Gerard Reynolds}"
+    assert folder.is_dir(), list(library.rglob("*"))
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["title"] == "Golden Son" and meta["authors"] == ["Pierce Brown"]
+    assert meta["narrators"] == ["Tim Gerard Reynolds"] and meta["series"] == ["Red Rising #2"]
+    media = [p for p in folder.iterdir() if p.suffix == ".m4b"]
+    assert media, list(folder.iterdir())
+    # Hardlinked, not copied: the torrent keeps seeding from its own path.
+    seeded = Path(client.get(info_hash).content_path)
+    source_file = seeded if seeded.is_file() else next(p for p in seeded.rglob("*.m4b"))
+    assert os.stat(source_file).st_ino == os.stat(media[0]).st_ino
+    # ABS found the item; abook recorded its id.
+    item = abs_fake.book(row["abs_item_id"])
+    assert item["media"]["metadata"]["title"] == "Golden Son"
+    # Never harm seeding: the torrent is still there, complete and not paused.
+    t = client.get(info_hash)
+    assert t is not None and t.is_complete and not t.is_paused
+    # A second pass changes nothing.
+    again = run_abook(["downloads"], env)
+    assert again.code == 0 and "nothing to do" in again.stdout, again.output
+
+
+def test_gone_torrent_is_retried_then_failed_permanently(world):
+    env, _mam, _seeder, client_qbt, _abs, _library = world
+    assert run_abook(["top10"], env).code == 0
+    db = _db(env)
+    dl = db.execute("SELECT id, info_hash FROM downloads").fetchone()
+    # Simulate a torrent that disappears from qBittorrent (abook itself never deletes one).
+    client = client_qbt.client()
+    client.login()
+    client.http.request("POST", "/api/v2/torrents/delete", data={"hashes": dl["info_hash"], "deleteFiles": "false"})
+    wait_for(lambda: client.get(dl["info_hash"]) is None, 10, what="torrent removed")
+    res = run_abook(["downloads"], {**env, "DOWNLOAD_RETRIES": "1"})
+    assert res.code == 0, res.output
+    assert client.get(dl["info_hash"]) is not None  # re-added from the kept .torrent
+    client.http.request("POST", "/api/v2/torrents/delete", data={"hashes": dl["info_hash"], "deleteFiles": "false"})
+    wait_for(lambda: client.get(dl["info_hash"]) is None, 10, what="torrent removed")
+    res = run_abook(["downloads"], {**env, "DOWNLOAD_RETRIES": "1"})
+    assert res.code == 1, res.output
+    row = _db(env).execute("SELECT status FROM downloads WHERE id=?", (dl["id"],)).fetchone()
+    assert row["status"] == "failed"
+    failure = _db(env).execute("SELECT * FROM failed_attempts WHERE kind='download'").fetchone()
+    assert failure["reason_code"] == "gone" and "gave up" in failure["reason"]
+    # --retry gives it another round.
+    retry = run_abook(["downloads", "--retry", str(dl["id"])], env)
+    assert retry.code == 0, retry.output
+    assert client.get(dl["info_hash"]) is not None
+
+
+def test_dry_run_moves_nothing(world):
+    env, _mam, _seeder, client_qbt, _abs, _library = world
+    assert run_abook(["top10"], {**env, "MAX_ACTIVE_DOWNLOADS": "0"}).code == 0
+    res = run_abook(["downloads", "--dry-run"], env)
+    assert res.code == 0, res.output
+    assert client_qbt.client().torrents() == []
+    assert _db(env).execute("SELECT status FROM downloads").fetchone()[0] == "pending"
+
+
+def test_pending_are_submitted_up_to_the_active_limit(world):
+    env, mam, _seeder, client_qbt, _abs, _library = world
+    mam.add(mam_row(302, "Morning Star", authors=["Pierce Brown"], series=[("Red Rising", "3")], category=41,
+                    snatches=90))
+    assert run_abook(["top10", "--count", "2"], {**env, "MAX_ACTIVE_DOWNLOADS": "0"}).code == 0
+    assert client_qbt.client().torrents() == []
+    res = run_abook(["downloads"], {**env, "MAX_ACTIVE_DOWNLOADS": "1"})
+    assert res.code == 0, res.output
+    assert len(client_qbt.client().torrents()) == 1
+    statuses = sorted(r[0] for r in _db(env).execute("SELECT status FROM downloads"))
+    assert statuses == ["pending", "queued"]
