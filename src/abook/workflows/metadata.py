@@ -1,0 +1,320 @@
+"""``abook fix-metadata``: fill empty fields only, from verified matches, remembering every source.
+
+Per book: find the empty fields in the mirror (no request at all when none is empty or the book
+was checked within ``METADATA_RECHECK_DAYS``), ask the sources in order, keep only candidates that
+matching calls the *same work* (study guides and summaries are rejected even when a source ranks
+them first), merge them so that a later source fills only what earlier ones left empty, re-read
+the live ABS item, and PATCH only fields that are still empty there. Every written field is a
+``metadata_corrections`` row and an entry in the book's field -> source map.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AbookError
+from ..progress import NullProgress, Progress
+from ..state import iso, parse_iso
+
+if TYPE_CHECKING:
+    from ..clients.audiobookshelf import Audiobookshelf
+    from ..sources.base import Candidate, Source
+    from ..state import State
+
+log = logging.getLogger("abook")
+
+# ABS metadata key -> books column in the mirror.
+FIELDS: dict[str, str] = {
+    "subtitle": "subtitle",
+    "description": "description",
+    "publisher": "publisher",
+    "publishedYear": "year",
+    "isbn": "isbn",
+    "asin": "asin",
+    "genres": "genres",
+    "language": "language",
+    "narrators": "narrators",
+    "series": "series",
+    "authors": "authors",
+    "cover": "has_cover",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    book_id: str
+    title: str
+    field: str
+    old: Any
+    new: Any
+    source: str
+
+
+@dataclass
+class BookOutcome:
+    book_id: str
+    title: str
+    status: str  # filled | nothing_found | complete | failed | skipped_recent
+    changes: list[Change] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class MetadataResult:
+    books: list[BookOutcome] = field(default_factory=list)
+    dry_run: bool = False
+    skipped_sources: dict[str, str] = field(default_factory=dict)
+    completeness_before: float = 0.0
+    completeness_after: float = 0.0
+
+    @property
+    def changes(self) -> list[Change]:
+        return [c for b in self.books for c in b.changes]
+
+    def counts(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"books": len(self.books), "fields": len(self.changes)}
+        for b in self.books:
+            out[b.status] = out.get(b.status, 0) + 1
+        out["completeness_before"] = self.completeness_before
+        out["completeness_after"] = self.completeness_after
+        return out
+
+
+# ----------------------------------------------------------------- pure parts
+def _empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip() or value.strip() == "[]"
+    if isinstance(value, list | tuple | dict):
+        return len(value) == 0
+    return False
+
+
+def empty_fields(book: Mapping[str, Any]) -> list[str]:
+    """ABS metadata keys that are empty in a mirrored book row."""
+    out = []
+    for key, col in FIELDS.items():
+        value = book.get(col)
+        if key == "cover":
+            if not value:
+                out.append(key)
+        elif _empty(value):
+            out.append(key)
+    return out
+
+
+def candidate_values(c: Candidate) -> dict[str, Any]:
+    """A candidate's fields in the shapes ABS's PATCH accepts."""
+    return {
+        "subtitle": c.subtitle or None,
+        "description": c.description or None,
+        "publisher": c.publisher or None,
+        "publishedYear": c.year or None,
+        "isbn": c.isbn or None,
+        "asin": c.asin or None,
+        "genres": list(c.genres) or None,
+        "language": c.language or None,
+        "narrators": list(c.narrators) or None,
+        "series": [{"name": s.name, "sequence": s.position} for s in c.series] or None,
+        "authors": [{"name": a} for a in c.authors] or None,
+        "cover": c.cover_url or None,
+    }
+
+
+def merge(wanted: Iterable[str], verified: Sequence[Candidate]) -> dict[str, tuple[Any, str]]:
+    """field -> (value, source): earlier candidates win, later ones fill only what is left."""
+    out: dict[str, tuple[Any, str]] = {}
+    wanted = list(wanted)
+    for cand in verified:
+        values = candidate_values(cand)
+        for key in wanted:
+            if key not in out and not _empty(values.get(key)):
+                out[key] = (values[key], cand.source)
+    return out
+
+
+def verify(book: Any, candidates: Iterable[Candidate]) -> Candidate | None:
+    """The first candidate that is the same work (and not a summary, study guide or omnibus)."""
+    from ..matching import compare, edition_class
+
+    for cand in candidates:
+        if edition_class(cand.title, "", cand.subtitle) & {"summary", "omnibus"}:
+            continue
+        if compare(book, cand.book()).verdict == "same":
+            return cand
+    return None
+
+
+def book_ref(row: Mapping[str, Any]) -> Any:
+    from ..models import BookRef, SeriesRef
+
+    return BookRef(
+        title=row.get("title") or "",
+        subtitle=row.get("subtitle") or "",
+        authors=tuple(a["name"] for a in row.get("authors") or [] if a.get("name")),
+        series=tuple(SeriesRef(s["name"], s.get("sequence")) for s in row.get("series") or [] if s.get("name")),
+        narrators=tuple(row.get("narrators") or []),
+        asin=row.get("asin") or "",
+        isbn=row.get("isbn") or "",
+        year=row.get("year") or "",
+        ref=row.get("id") or "",
+    )
+
+
+def select_books(
+    books: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime,
+    mode: str,
+    since: timedelta,
+    item: str | None,
+    recheck_days: int,
+    force: bool,
+    limit: int,
+) -> list[Mapping[str, Any]]:
+    """Which books this run looks at, in order (pure)."""
+    if item:
+        return [b for b in books if b["id"] == item]
+    chosen = list(books)
+    if mode == "new":
+        cutoff = int((now - since).timestamp() * 1000)
+        chosen = [b for b in chosen if (b.get("added_at") or 0) >= cutoff]
+    if not force:
+        fresh = now - timedelta(days=recheck_days)
+        chosen = [
+            b for b in chosen
+            if (checked := parse_iso(b.get("metadata_checked_at"))) is None or checked < fresh
+        ]
+    chosen = [b for b in chosen if empty_fields(b)] if not force else chosen
+    chosen.sort(key=lambda b: (b.get("metadata_checked_at") is not None, b.get("metadata_checked_at") or ""))
+    return chosen[:limit] if limit else chosen
+
+
+# -------------------------------------------------------------------- the run
+@dataclass
+class FixMetadata:
+    state: State
+    abs_client: Audiobookshelf | None
+    sources: list[Source]
+    now: Callable[[], datetime]
+    retries: int = 2
+    dry_run: bool = False
+    task_id: int | None = None
+    progress: Progress = field(default_factory=NullProgress)
+    sleep: Callable[[float], None] = time.sleep
+    backoff: float = 1.0
+    result: MetadataResult = field(default_factory=MetadataResult)
+
+    def _ask(self, source: Source, row: Mapping[str, Any]) -> list[Candidate]:
+        """One source, ``retries`` tries with backoff; SourceUnavailable drops it for the run."""
+        from ..sources.base import SourceUnavailable
+
+        authors = [a["name"] for a in row.get("authors") or [] if a.get("name")]
+        last: AbookError | None = None
+        for attempt in range(max(1, self.retries)):
+            try:
+                return source.find(row.get("title") or "", authors, isbn=row.get("isbn") or "",
+                                   asin=row.get("asin") or "")
+            except SourceUnavailable as exc:
+                self.result.skipped_sources[source.name] = exc.reason
+                self.progress.warn(f"{source.name} skipped for this run: {exc.reason}")
+                return []
+            except AbookError as exc:
+                last = exc
+                if attempt + 1 < self.retries:
+                    self.sleep(self.backoff * (2**attempt))
+        assert last is not None
+        if not self.dry_run:
+            self.state.record_failure("fix-metadata", "metadata", "source_error",
+                                      f"{source.name}: {last}", ref=row["id"], title=row.get("title") or "",
+                                      task_id=self.task_id)
+        self.progress.warn(f"{row.get('title')}: {source.name} failed ({last}); skipped for this book")
+        return []
+
+    def fix(self, row: Mapping[str, Any]) -> BookOutcome:
+        title = row.get("title") or row["id"]
+        wanted = empty_fields(row)
+        if not wanted:
+            return BookOutcome(row["id"], title, "complete")
+        ref = book_ref(row)
+        verified: list[Candidate] = []
+        for source in self.sources:
+            if source.name in self.result.skipped_sources:
+                continue
+            left = [k for k in wanted if k not in merge(wanted, verified)]
+            if not left:
+                break
+            cand = verify(ref, self._ask(source, row))
+            if cand is not None:
+                verified.append(cand)
+        proposal = merge(wanted, verified)
+        if not proposal:
+            if not self.dry_run:
+                self.state.mark_metadata_checked(row["id"], iso(self.now()))
+            return BookOutcome(row["id"], title, "nothing_found", reason="no verified match")
+        if self.dry_run or self.abs_client is None:
+            changes = [Change(row["id"], title, k, row.get(FIELDS[k]), v, s) for k, (v, s) in proposal.items()]
+            return BookOutcome(row["id"], title, "filled", changes)
+        return self._apply(row, title, proposal)
+
+    def _apply(self, row: Mapping[str, Any], title: str, proposal: dict[str, tuple[Any, str]]) -> BookOutcome:
+        assert self.abs_client is not None
+        item = self.abs_client.item(row["id"])
+        media = item.get("media") or {}
+        live = dict(media.get("metadata") or {})
+        live["cover"] = media.get("coverPath")
+        patch = {k: v for k, (v, _s) in proposal.items() if k != "cover" and _empty(live.get(k))}
+        cover = proposal.get("cover") if _empty(live.get("cover")) else None
+        sources = {k: s for k, (_v, s) in proposal.items()}
+        changes = [Change(row["id"], title, k, live.get(k), v, sources[k]) for k, v in patch.items()]
+        if patch:
+            self.abs_client.patch_media(row["id"], {"metadata": patch})
+        if cover is not None:
+            try:
+                self.abs_client.set_cover_url(row["id"], cover[0])
+                changes.append(Change(row["id"], title, "cover", None, cover[0], cover[1]))
+            except AbookError as exc:
+                self.state.record_failure("fix-metadata", "metadata", "cover", f"cover: {exc}",
+                                          ref=row["id"], title=title, task_id=self.task_id)
+        applied = {c.field: c.new for c in changes}
+        with self.state.tx():
+            if applied:
+                self.state.record_corrections(row["id"], live, applied, {c.field: c.source for c in changes},
+                                              self.task_id)
+                self.state.update_book_fields(row["id"], {FIELDS[k]: v for k, v in applied.items()})
+            self.state.mark_metadata_checked(row["id"], iso(self.now()))
+        return BookOutcome(row["id"], title, "filled" if changes else "nothing_found", changes)
+
+    def run(self, rows: Sequence[Mapping[str, Any]]) -> MetadataResult:
+        self.result.dry_run = self.dry_run
+        self.result.completeness_before = self.state.library_summary()["completeness"]
+        self.progress.start("fix-metadata", len(rows))
+        for row in rows:
+            try:
+                outcome = self.fix(row)
+            except AbookError as exc:
+                if getattr(exc, "service", "") == "Audiobookshelf":
+                    raise
+                outcome = BookOutcome(row["id"], row.get("title") or "", "failed", reason=str(exc))
+                if not self.dry_run:
+                    self.state.record_failure("fix-metadata", "metadata", "error", str(exc), ref=row["id"],
+                                              title=row.get("title") or "", task_id=self.task_id)
+            self.result.books.append(outcome)
+            self.progress.advance()
+            if outcome.changes:
+                fields = ", ".join(f"{c.field} ({c.source})" for c in outcome.changes)
+                self.progress.event(f"{outcome.title}: {fields}")
+        self.progress.done()
+        self.result.completeness_after = self.state.library_summary()["completeness"]
+        return self.result
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
