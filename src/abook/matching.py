@@ -776,6 +776,10 @@ def _name_sim_tokens(ta: tuple[str, ...], tb: tuple[str, ...]) -> float:
             return 1.0
         return 0.9 if explained else 0.95  # a dropped middle initial
     if ua and ub:
+        if len(ua) == len(ub) and all(
+            any(sorted(x) == sorted(y) or _ratio(x, y, 0.7) >= 0.7 for y in ub) for x in ua
+        ):
+            return 0.8  # a slip in one name on a tracker: "Andy Wier" for "Andy Weir"
         return 0.4 * matched / (matched + max(len(ua), len(ub)))
     # an extra full name on one side only: "Stephen Edwin King" vs "Stephen King" is fine,
     # "Christopher Tolkien" vs "Tolkien" is another person as often as not.
@@ -1624,6 +1628,10 @@ def _compare(
             comps,
         )
     if author_sim is not None and author_sim < 0.5:
+        if author_sim > 0 and title_sim >= 0.95:
+            # Same title, an author who shares a name with ours ("Andrew Weir" for "Andy Weir"):
+            # too close to grab blindly, too far to call owned. Report it.
+            return result("near_miss", max(dist, same_threshold + 0.01), "near miss: author differs", comps)
         return result("different", max(dist, near_threshold + 0.01), "author differs", comps)
     if level == "recording":
         if ed_a != ed_b:
