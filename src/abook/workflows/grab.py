@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AbookError, ServiceError
+from ..errors import AuthError, ServiceError
 
 if TYPE_CHECKING:
     from ..clients.qbittorrent import QBittorrent
@@ -148,10 +148,14 @@ class Grabber:
             return Outcome("would_queue", "dry run: would queue")
         try:
             data, magnet = self.search.fetch(release)
-        except AbookError:
+        except AuthError:
             raise
+        except ServiceError as exc:
+            if exc.status is None or exc.status >= 500:
+                raise  # the tracker itself is in trouble: stop the run, exit 3
+            return self._failed(release, reason, f"the tracker refused this torrent ({exc})")
         except ValueError as exc:
-            return Outcome("failed", f"the tracker did not send a torrent ({exc})")
+            return self._failed(release, reason, f"the tracker did not send a torrent ({exc})")
         from ..torrent import magnet_info_hash, parse_torrent
 
         info_hash = (parse_torrent(data).info_hash if data else magnet_info_hash(magnet or "")).lower()
@@ -180,6 +184,13 @@ class Grabber:
             self.state.update_download(dl_id, status_reason=f"qBittorrent add failed: {exc}")
             return Outcome("pending", f"qBittorrent add failed, will retry: {exc}", dl_id, info_hash)
         return Outcome("queued", "queued", dl_id, info_hash)
+
+    def _failed(self, release: Release, reason: str, why: str) -> Outcome:
+        self.state.record_failure(
+            reason, "grab", "fetch", why, ref=f"{release.source}:{release.torrent_id}", title=release.title,
+            task_id=self.task_id,
+        )
+        return Outcome("failed", why)
 
     def submit(
         self, dl_id: int, *, release_tags: Iterable[str], data: bytes | None, magnet: str | None, info_hash: str
