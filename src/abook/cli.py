@@ -258,7 +258,7 @@ def doctor(ctx: typer.Context, as_json: AsJson = False) -> None:
         render.doctor(checks, as_json)
         failed = [c.service for c in checks if not c.ok]
         if failed:
-            raise ServiceError(f"{', '.join(failed)} failed the check (see the table above)")
+            raise ServiceError(f"{', '.join(failed)} failed the check: {checks[[c.service for c in checks].index(failed[0])].detail}")
 
 
 @app.command()
@@ -279,8 +279,176 @@ def report(
     from .workflows import report as wf
 
     with command_run(_g(ctx), "report", {"since": since}, lock=False) as run:
-        data = wf.build(run.state, since_days=wf.parse_since(since))
+        data = wf.build(run.state, since_days=wf.parse_since(since), book_value=run.settings.book_value)
         render.report(data, as_json)
+
+
+@app.command("ratio-check")
+def ratio_check(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    buy_vip: Annotated[bool, typer.Option("--buy-vip", help="Buy VIP with bonus points when it runs out within VIP_WARN_DAYS (AUTO_BUY_VIP).")] = False,
+    buy_upload: Annotated[float | None, typer.Option("--buy-upload", metavar="GB", min=0, help="Buy GB of upload credit when the ratio is below RATIO_FLOOR (AUTO_BUY_UPLOAD_GB).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Watch the tracker account; hold and pause abook's downloads when the ratio is low.
+
+    Stores a snapshot of the account. Below RATIO_FLOOR, or with fewer than UNSAT_MARGIN
+    unsatisfied-torrent slots free, it sets the hold and pauses abook's torrents that are
+    still downloading (never a seeding one) and exits 4; at RATIO_RESUME or above with slots
+    free it clears the hold and resumes exactly the torrents it paused. Warns when VIP ends
+    within VIP_WARN_DAYS; lists abook's torrents that have not seeded SEED_MIN_HOURS yet.
+
+    Examples:
+
+      abook ratio-check
+
+      abook ratio-check --dry-run --buy-upload 50
+
+      abook ratio-check --buy-vip --json
+    """
+    from . import render
+    from .errors import HeldError, ServiceError
+    from .services import make_mam, make_qbt
+    from .state import utcnow
+    from .workflows import ratio as wf
+
+    overrides = {"AUTO_BUY_VIP": True if buy_vip else None, "AUTO_BUY_UPLOAD_GB": buy_upload}
+    with command_run(_g(ctx), "ratio-check", {"buy_vip": buy_vip, "buy_upload": buy_upload},
+                     overrides=overrides, dry_run=dry_run) as run:
+        st = run.settings
+        st.require("RATIO_FLOOR", "RATIO_RESUME", "UNSAT_MARGIN", "SEED_MIN_HOURS", "VIP_WARN_DAYS",
+                   "AUTO_BUY_VIP", "AUTO_BUY_UPLOAD_GB")
+        mam = run.keep(make_mam(st, run.state))
+        qbt = run.keep(make_qbt(st)) if st.configured("QB_URL") else None
+        result = wf.ratio_check(run.state, mam, qbt, wf.CheckOptions.from_settings(st), now=utcnow(),
+                                dry_run=dry_run, task_id=run.task_id, progress=run.progress())
+        run.counts = result.counts()
+        render.ratio_check(result, as_json)
+        if result.qbt_error:
+            raise ServiceError(f"qBittorrent: {result.qbt_error}")
+        if result.held:
+            raise HeldError(f"ratio hold is on: {result.hold}")
+
+
+MaxGaps = Annotated[int | None, typer.Option("--max", min=0, metavar="N",
+                    help="Books to queue this run (GAP_MAX_DOWNLOADS_PER_RUN); 0 = only find the gaps.")]
+Novellas = Annotated[bool, typer.Option("--include-novellas",
+                     help="Also want novellas / short works (positions like 0.5, 2.5).")]
+
+
+def _fill(ctx: typer.Context, kind: str, dry_run: bool, limit: int | None, include_novellas: bool,
+          series: str | None = None, author: str | None = None) -> None:
+    """fill-series / fill-authors: options -> gaps.run -> render (the two differ only in ``kind``)."""
+    from . import render
+    from .errors import HeldError, PartialFailure
+    from .services import make_qbt, make_search
+    from .sources import build_sources
+    from .state import utcnow
+    from .workflows import gaps as wf
+    from .workflows.grab import Policy
+    from .workflows.ratio import make_guard
+
+    command = "fill-series" if kind == wf.SERIES_GAP else "fill-authors"
+    args = {"series": series, "author": author, "max": limit, "include_novellas": include_novellas}
+    with command_run(_g(ctx), command, args, dry_run=dry_run,
+                     overrides={"GAP_MAX_DOWNLOADS_PER_RUN": limit}) as run:
+        st = run.settings
+        st.require("BIBLIOGRAPHY_SOURCES", "GAP_MAX_DOWNLOADS_PER_RUN", "GAP_RETRY_DAYS", "AUTHOR_MIN_OWNED",
+                   "MAX_ACTIVE_DOWNLOADS", "LANGUAGES")
+        sources = [run.keep(s) for s in build_sources(st.bibliography_sources, st)]
+        wants_fetch = st.gap_max_downloads_per_run > 0 and not run.state.hold()
+        search = run.keep(make_search(st, run.state)) if wants_fetch else None
+        qbt = run.keep(make_qbt(st)) if wants_fetch and not dry_run else None
+        result = wf.run(
+            run.state, sources, search, qbt, Policy.from_settings(st), kind=kind, now=utcnow(),
+            limit=st.gap_max_downloads_per_run, retry_days=st.gap_retry_days,
+            author_min_owned=st.author_min_owned, include_novellas=include_novellas, series=series,
+            author=author, dry_run=dry_run, task_id=run.task_id, progress=run.progress(),
+            guard=make_guard(st, run.state, search, qbt, dry_run) if search is not None else None,
+        )
+        run.counts = result.counts()
+        render.gaps(result)
+        if result.held:
+            raise HeldError(result.held)
+        if run.counts["failed"]:
+            raise PartialFailure(f"{run.counts['failed']} torrents could not be fetched (see above)")
+
+
+@app.command("fill-series")
+def fill_series(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    series: Annotated[str | None, typer.Option("--series", metavar="NAME", help="Only this series.")] = None,
+    limit: MaxGaps = None,
+    include_novellas: Novellas = False,
+) -> None:
+    """Find and queue the books missing from every series you own at least one book of.
+
+    Bibliographies come from BIBLIOGRAPHY_SOURCES (first source that knows the series wins;
+    cached 7 days). Only whole-number positions are wanted; omnibus / box sets never are.
+    Queues at most GAP_MAX_DOWNLOADS_PER_RUN (best torrent each: freeleech/VIP, m4b, seeders);
+    the rest wait for the next run. Exits 4 while the ratio hold is on.
+
+    Examples:
+
+      abook fill-series --dry-run
+
+      abook fill-series --series "The Expanse" --max 3
+    """
+    from .workflows.gaps import SERIES_GAP
+
+    _fill(ctx, SERIES_GAP, dry_run, limit, include_novellas, series=series)
+
+
+@app.command("fill-authors")
+def fill_authors(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    author: Annotated[str | None, typer.Option("--author", metavar="NAME", help="Only this author.")] = None,
+    limit: MaxGaps = None,
+    include_novellas: Novellas = False,
+) -> None:
+    """Find and queue the audiobooks missing from every author you own AUTHOR_MIN_OWNED books of.
+
+    Multi-author anthologies neither make an author "collected" nor count as missing.
+    Same choice of torrents, batch size and hold rules as fill-series.
+
+    Examples:
+
+      abook fill-authors --dry-run
+
+      abook fill-authors --author "Andy Weir" --max 2
+    """
+    from .workflows.gaps import AUTHOR_GAP
+
+    _fill(ctx, AUTHOR_GAP, dry_run, limit, include_novellas, author=author)
+
+
+@app.command()
+def missing(
+    ctx: typer.Context,
+    series: Annotated[str | None, typer.Option("--series", metavar="NAME", help="Only this series.")] = None,
+    author: Annotated[str | None, typer.Option("--author", metavar="NAME", help="Only this author.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """List what each series and author lacks, in reading order, with its status.
+
+    Statuses: wanted, queued, downloading, in_library, not_found. Reads the state file only
+    (run fill-series / fill-authors to refresh it).
+
+    Examples:
+
+      abook missing
+
+      abook missing --series "The Expanse" --json
+    """
+    from . import render
+    from .workflows import gaps as wf
+
+    with command_run(_g(ctx), "missing", {"series": series, "author": author}, lock=False, record=False) as run:
+        result = wf.missing_list(run.state, series=series, author=author)
+        render.missing(result, as_json)
 
 
 def main() -> None:

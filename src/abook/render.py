@@ -278,3 +278,189 @@ def metadata(result: Any) -> None:
         f"{'would be ' if result.dry_run else ''}filled; completeness {result.completeness_before}% -> "
         f"{result.completeness_after}%"
     )
+
+
+# ---------------------------------------------------------------- ratio-check
+def _ratio_text(value: Any) -> str:
+    return "inf" if value is None else f"{float(value):.2f}"
+
+
+def ratio_check(result: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(result.as_dict())
+        return
+    prefix = "dry run: " if result.dry_run else ""
+    d = result.as_dict()
+    free = d["unsat_free"]
+    table(
+        "Tracker account",
+        ["user", "class", "ratio", "up", "down", "bonus", "VIP until", "unsatisfied"],
+        [[d["username"], d["class"], _ratio_text(d["ratio"]), _size(d["uploaded"]), _size(d["downloaded"]),
+          f"{d['bonus']:,.0f}", d["vip_until"] or "-",
+          "-" if d["unsat_limit"] is None else f"{d['unsat_count']}/{d['unsat_limit']} ({free} free)"]],
+    )
+    for p in result.purchases:
+        verb = "" if p.outcome in ("bought", "would_buy") else f" {p.outcome}"
+        echo(f"{prefix}bonus store {p.kind}{verb}: {p.message}")
+    verb_p, verb_r = ("would pause", "would resume") if result.dry_run else ("paused", "resumed")
+    for h, name in result.paused:
+        echo(f"{prefix}{verb_p} {name} ({h[:8]})")
+    for h, name in result.resumed:
+        echo(f"{prefix}{verb_r} {name} ({h[:8]})")
+    if result.seeding:
+        table(
+            f"Seeding owed (SEED_MIN_HOURS {result.seeding[0].needed_hours:g})",
+            ["torrent", "seeded h", "remaining h", "state"],
+            [[s.name, f"{s.seeded_hours:.1f}", f"{max(0.0, s.needed_hours - s.seeded_hours):.1f}",
+              s.state + (" (STOPPED)" if s.stopped else "")] for s in result.seeding],
+        )
+    for line in result.warnings:
+        echo(f"warning: {line}")
+    floor_resume = f"floor {result.floor:g}, resume {result.resume:g}, margin {result.margin}"
+    if result.transition == "hold_on":
+        line = f"hold ON: {result.hold}; {len(result.paused)} downloading torrents {verb_p}"
+    elif result.transition == "hold_kept":
+        line = f"hold stays on: {result.hold}" + (f"; {len(result.paused)} more {verb_p}" if result.paused else "")
+    elif result.transition == "released":
+        line = f"hold released: ratio {_ratio_text(d['ratio'])}; {len(result.resumed)} torrents {verb_r}"
+    else:
+        line = f"ok: ratio {_ratio_text(d['ratio'])}, no hold"
+    echo(f"{prefix}ratio-check: {line} ({floor_resume})")
+
+
+# ---------------------------------------------------------- report sections
+def _report_pipeline(p: dict[str, Any]) -> None:
+    rows = [[status, c["count"], f"{c['gb']:.2f}"] for status, c in p["statuses"].items()]
+    rows.append(["total", p["total"], f"{p['gb']:.2f}"])
+    table("Pipeline", ["status", "downloads", "GB"], rows)
+    if p.get("estimated_value") is not None:
+        echo(f"estimated value: {p['acquired']} books x {p['book_value']:g} = {p['estimated_value']:,.2f} "
+             f"({p['acquired_since']} books, {p['estimated_value_since']:,.2f} in the report window)")
+
+
+def _report_top10(t: dict[str, Any]) -> None:
+    for g in t["genres"]:
+        table(
+            f"Top 10 {g['genre']} ({t['run_at']})",
+            ["rank", "title", "author", "decision", "reason"],
+            [[d["rank"], d["title"], d["author"], d["decision"], d["reason"]] for d in g["decisions"]],
+        )
+
+
+def _report_gaps(g: dict[str, Any]) -> None:
+    """Series completion and authors with gaps; lists of records become tables, numbers one line."""
+    for key, value in g.items():
+        title = key.replace("_", " ").capitalize()
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            cols = list(value[0])
+            table(title, cols, [[_short(r.get(c), 40) for c in cols] for r in value[:30]])
+            if len(value) > 30:
+                echo(f"  ... and {len(value) - 30} more")
+        elif isinstance(value, dict) and value and not any(isinstance(v, dict | list) for v in value.values()):
+            echo(f"{title}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+        elif isinstance(value, int | float | str) and value != "":
+            echo(f"{title}: {value}")
+
+
+def _report_metadata(m: dict[str, Any]) -> None:
+    echo(f"metadata: {m['corrections_total']} fields filled in the report window"
+         + (" (" + ", ".join(f"{k} {v}" for k, v in m["by_source"].items()) + ")" if m["by_source"] else ""))
+    if m["corrections"]:
+        table(
+            "Metadata corrections",
+            ["when", "book", "field", "old -> new", "source"],
+            [[c["at"], c["title"] or c["book_id"], c["field"], f"{_short(c['old'], 20)} -> {_short(c['new'], 40)}",
+              c["source"]] for c in m["corrections"][:30]],
+        )
+
+
+def _report_tracker(t: dict[str, Any]) -> None:
+    now = t.get("now") or {}
+    if now:
+        limit = now.get("unsat_limit")
+        table(
+            "Tracker account",
+            ["taken", "class", "ratio", "trend", "bonus", "VIP until", "unsatisfied", "hold"],
+            [[now.get("taken_at"), now.get("class"), _ratio_text(now.get("ratio")), t.get("trend") or "",
+              f"{(now.get('bonus') or 0):,.0f}", now.get("vip_until") or "-",
+              "-" if limit is None else f"{now.get('unsat_count')}/{limit}", t.get("hold") or "off"]],
+        )
+    elif t.get("hold"):
+        echo(f"hold: {t['hold']}")
+    if t.get("ratio_series"):
+        echo("ratio trend: " + " ".join(_ratio_text(r["ratio"]) for r in t["ratio_series"][-12:]))
+    for a in t.get("actions") or []:
+        echo(f"tracker: {a['at']}: {a['action']}")
+    seeding = t.get("seeding") or {}
+    if seeding.get("torrents"):
+        table(
+            f"Seeding owed (as of {seeding.get('at')}, SEED_MIN_HOURS {seeding.get('min_hours')})",
+            ["torrent", "seeded h", "remaining h", "stopped"],
+            [[s["name"], s["seeded_hours"], s["remaining_hours"], "YES" if s["stopped"] else ""]
+             for s in seeding["torrents"]],
+        )
+
+
+_SECTIONS += [
+    ("pipeline", _report_pipeline),
+    ("top10", _report_top10),
+    ("gaps", _report_gaps),
+    ("metadata", _report_metadata),
+    ("tracker", _report_tracker),
+]
+
+
+# ------------------------------------------------- fill-series / fill-authors / missing
+def gaps(result: Any) -> None:
+    prefix = "dry run: " if result.dry_run else ""
+    groups = [g for g in result.groups if g.missing or g.uncertain or g.known is None]
+    if groups:
+        table(
+            f"{prefix}{result.command}: gaps",
+            ["name", "source", "owned/known", "missing", "status", "uncertain"],
+            [[g.name, g.source or "-", f"{g.owned}/{g.known}" if g.known is not None else "?",
+              ", ".join(f"{m.entry.position or ''}{' ' if m.entry.position else ''}{m.title} [{m.status}]"
+                        for m in g.missing if m.status != "in_library") or "-",
+              g.status, "; ".join(f"{t}: {why}" for t, why in g.uncertain)]
+             for g in groups],
+        )
+    if result.decisions:
+        table(
+            f"{prefix}{result.command}: fetch",
+            ["book", "#", "decision", "torrent", "type", "seeders", "FL", "reason"],
+            [[d.title, d.position or "", d.decision, d.torrent, d.filetype, d.seeders if d.torrent else "",
+              "yes" if d.freeleech else "", d.reason] for d in result.decisions],
+        )
+    for name, why in result.skipped_sources.items():
+        echo(f"source {name} skipped: {why}")
+    c = result.counts()
+    verb = "would queue" if result.dry_run else "queued"
+    line = (f"{prefix}{result.command}: {c['groups']} {'series' if result.kind == 'series_gap' else 'authors'} "
+            f"checked, {c['missing']} books missing, {verb} {c['queued']} (max {result.limit}), "
+            f"not found {c['not_found']}, {c['left']} left for the next run")
+    if result.deferred:
+        line += f", {result.deferred} not found earlier (searched again after GAP_RETRY_DAYS)"
+    echo(line)
+    if result.held:
+        echo(f"held: {result.held}")
+
+
+def missing(result: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(result.as_dict())
+        return
+    for label, groups in (("series", result.series), ("author", result.authors)):
+        for g in groups:
+            have = f" ({g.owned}/{g.known} owned)" if g.known is not None and g.owned is not None else ""
+            table(
+                f"{label} {g.name}{have}",
+                ["#", "title", "author", "status", "last search"],
+                [[b["position"] or "", b["title"], b["author"] or "", b["status"].replace("_", " "),
+                  b["last_search"] or ""] for b in g.books],
+            )
+    counts = result.counts()
+    total = sum(counts.values())
+    if not total:
+        echo("missing: nothing recorded (run `abook fill-series` / `abook fill-authors` first)")
+        return
+    echo("missing: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if v))

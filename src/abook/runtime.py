@@ -184,6 +184,9 @@ def _finish(run: Run, status: str, error: str = "", failure: bool = False) -> No
             run.state.record_failure(
                 run.command, "run", status, redact(error), task_id=run.task_id
             )
+    if not run.dry_run:  # retention: history older than RETENTION_DAYS goes (failed_attempts stay)
+        with contextlib.suppress(Exception):
+            run.state.prune_history(run.settings.retention_days)
 
 
 def _one_line(text: str) -> str:

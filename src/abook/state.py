@@ -47,7 +47,7 @@ BOOK_FIELDS = (
     "library_id", "media_id", "path", "title", "subtitle", "authors", "author_name", "narrators",
     "series", "series_name", "isbn", "asin", "year", "publisher", "description", "genres", "tags",
     "language", "abridged", "explicit", "has_cover", "duration", "size", "num_audio_files",
-    "added_at", "updated_at", "completeness", "fingerprint",
+    "added_at", "updated_at", "completeness", "fingerprint", "is_missing",
 )
 
 # The metadata fields whose presence makes up the completeness figure (and the report's table).
@@ -188,6 +188,14 @@ class State:
             "SELECT t.* FROM tasks t JOIN (SELECT command, MAX(id) AS id FROM tasks GROUP BY command) m "
             "ON t.id = m.id ORDER BY t.command"
         )
+
+    def last_counts(self, command: str) -> dict[str, Any]:
+        """The counts of the newest finished run of ``command`` ({} when there is none)."""
+        raw = self.scalar(
+            "SELECT counts FROM tasks WHERE command=? AND status IN ('ok','partial') ORDER BY id DESC LIMIT 1",
+            (command,),
+        )
+        return json.loads(raw) if raw else {}
 
     def recent_tasks(self, limit: int = 20) -> list[dict[str, Any]]:
         return self.q("SELECT * FROM tasks ORDER BY id DESC LIMIT ?", (limit,))
@@ -368,6 +376,7 @@ class State:
         authors = self.scalar("SELECT COUNT(*) FROM authors WHERE removed_at IS NULL") or 0
         series = self.scalar("SELECT COUNT(*) FROM series WHERE removed_at IS NULL") or 0
         removed = self.scalar("SELECT COUNT(*) FROM books WHERE removed_at IS NOT NULL") or 0
+        files_missing = self.scalar("SELECT COUNT(*) FROM books WHERE removed_at IS NULL AND is_missing = 1") or 0
         fields = {}
         total = row["books"] or 0
         for field in COMPLETENESS_FIELDS:
@@ -392,6 +401,7 @@ class State:
             "authors": authors,
             "series": series,
             "removed": removed,
+            "files_missing": files_missing,
             "hours": round((row["seconds"] or 0) / 3600.0, 1),
             "bytes": int(row["bytes"] or 0),
             "completeness": round(100.0 * (row["completeness"] or 0), 1),
@@ -551,6 +561,274 @@ class State:
             "SELECT status, COUNT(*) AS n, COALESCE(SUM(size),0) AS bytes FROM downloads GROUP BY status"
         )
         return {r["status"]: {"count": r["n"], "bytes": r["bytes"]} for r in rows}
+
+
+    # ------------------------------------------- ratio-check / report / retention
+    RATIO_PAUSED_KEY = "ratio_paused"
+
+    def set_hold(self, reason: str) -> None:
+        """Turn the ratio hold on (or update its reason): grabs and submits wait while it is set."""
+        self.set_kv("hold", reason or "ratio hold")
+
+    def clear_hold(self) -> None:
+        self.set_kv("hold", None)
+
+    def add_snapshot(self, row: Mapping[str, Any]) -> int:
+        """One ``tracker_snapshots`` row (what the tracker said, and what abook did about it)."""
+        data = {"taken_at": iso(), **row}
+        cols = list(data)
+        with self.tx():
+            cur = self.db.conn.execute(
+                f"INSERT INTO tracker_snapshots ({','.join(cols)}) VALUES ({','.join('?' for _ in cols)})",
+                tuple(data[c] for c in cols),
+            )
+        return int(cur.lastrowid or 0)
+
+    def snapshots(self, since: datetime | None = None, limit: int = 2000) -> list[dict[str, Any]]:
+        """Tracker snapshots, oldest first (the newest ``limit`` of them)."""
+        rows = self.q(
+            "SELECT id, taken_at, username, ratio, uploaded, downloaded, bonus, class_name, vip_until, "
+            "unsat_count, unsat_limit, action FROM tracker_snapshots WHERE taken_at >= ? "
+            "ORDER BY id DESC LIMIT ?",
+            (iso(since) if since else "", limit),
+        )
+        return rows[::-1]
+
+    def latest_snapshot(self) -> dict[str, Any] | None:
+        rows = self.q(
+            "SELECT id, taken_at, username, ratio, uploaded, downloaded, bonus, class_name, vip_until, "
+            "unsat_count, unsat_limit, action FROM tracker_snapshots ORDER BY id DESC LIMIT 1"
+        )
+        return rows[0] if rows else None
+
+    def paused_by_abook(self) -> list[str]:
+        """Hashes of the torrents the ratio hold paused (and only those get resumed)."""
+        raw = self.get_kv(self.RATIO_PAUSED_KEY)
+        return list(json.loads(raw)) if raw else []
+
+    def set_paused_by_abook(self, hashes: Sequence[str]) -> None:
+        """Remember exactly which torrents abook paused: a kv list plus the downloads' flag."""
+        wanted = sorted({h.lower() for h in hashes})
+        with self.tx():
+            self.set_kv(self.RATIO_PAUSED_KEY, json.dumps(wanted) if wanted else None)
+            self.db.conn.execute("UPDATE downloads SET qb_paused_by_abook=NULL WHERE qb_paused_by_abook=1")
+            for h in wanted:
+                self.db.conn.execute(
+                    "UPDATE downloads SET qb_paused_by_abook=1 WHERE lower(qb_hash)=? OR info_hash=?", (h, h)
+                )
+
+    def abook_hashes(self) -> set[str]:
+        """Every torrent hash abook ever added (any status): how its torrents are recognised."""
+        out: set[str] = set()
+        for qb_hash, info_hash in self.db.conn.execute("SELECT qb_hash, info_hash FROM downloads"):
+            for h in (qb_hash, info_hash):
+                if h:
+                    out.add(str(h).lower())
+        return out
+
+    def top10_recent(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """The decisions of the newest top10 run (all genres), if it ran after ``since``."""
+        row = self.db.conn.execute(
+            "SELECT task_id, MAX(run_at) FROM top10_runs WHERE task_id = (SELECT MAX(task_id) FROM top10_runs)"
+        ).fetchone()
+        if not row or row[0] is None or (since is not None and (row[1] or "") < iso(since)):
+            return []
+        return self.top10_decisions(row[0])
+
+    def gaps_fallback(self, limit: int = 50) -> dict[str, Any]:
+        """Series and authors as the gap workflows left them (a fallback for the report)."""
+        by_status = {
+            r["status"] or "unknown": r["n"]
+            for r in self.q("SELECT status, COUNT(*) AS n FROM series WHERE removed_at IS NULL GROUP BY status")
+        }
+        incomplete = self.q(
+            "SELECT name, owned, known_total, missing FROM series WHERE removed_at IS NULL "
+            "AND (status='incomplete' OR missing > 0) ORDER BY missing DESC, name LIMIT ?",
+            (limit,),
+        )
+        authors = self.q(
+            "SELECT name, owned, known_total, missing FROM authors WHERE removed_at IS NULL AND missing > 0 "
+            "ORDER BY missing DESC, name LIMIT ?",
+            (limit,),
+        )
+        wanted = {
+            f"{r['kind']}:{r['status']}": r["n"]
+            for r in self.q("SELECT kind, status, COUNT(*) AS n FROM missing_books GROUP BY kind, status")
+        }
+        return {"series_by_status": by_status, "incomplete_series": incomplete, "authors_with_gaps": authors,
+                "missing_books": wanted}
+
+    def downloads_finished_since(self, since: datetime) -> int:
+        return int(self.scalar(
+            "SELECT COUNT(*) FROM downloads WHERE status IN ('imported','done') AND updated_at >= ?", (iso(since),)
+        ) or 0)
+
+    def prune_history(self, retention_days: int, now: datetime | None = None) -> dict[str, int]:
+        """Delete history older than ``retention_days`` (one transaction); returns rows deleted per table.
+
+        Kept whatever their age: ``failed_attempts`` (forever, by design), unfinished and failed
+        downloads (they are live work or the memory of a broken torrent), the newest task of every
+        command (so the report always shows each command's last run, even a monthly one), the newest
+        top10 run and the newest tracker snapshot.
+        """
+        if retention_days <= 0:
+            return {}
+        cutoff = iso((now or utcnow()) - timedelta(days=retention_days))
+        conn = self.db.conn
+        counts: dict[str, int] = {}
+        with self.tx():
+            counts["tasks"] = conn.execute(
+                "DELETE FROM tasks WHERE started_at < ? AND status != 'running' "
+                "AND id NOT IN (SELECT MAX(id) FROM tasks GROUP BY command)", (cutoff,)
+            ).rowcount
+            counts["downloads"] = conn.execute(
+                "DELETE FROM downloads WHERE status IN ('done','imported') "
+                "AND COALESCE(updated_at, created_at) < ?", (cutoff,)
+            ).rowcount
+            counts["metadata_corrections"] = conn.execute(
+                "DELETE FROM metadata_corrections WHERE created_at < ?", (cutoff,)
+            ).rowcount
+            counts["tracker_snapshots"] = conn.execute(
+                "DELETE FROM tracker_snapshots WHERE taken_at < ? "
+                "AND id != (SELECT MAX(id) FROM tracker_snapshots)", (cutoff,)
+            ).rowcount
+            counts["top10_runs"] = conn.execute(
+                "DELETE FROM top10_runs WHERE run_at < ? "
+                "AND COALESCE(task_id, -1) != COALESCE((SELECT MAX(task_id) FROM top10_runs), -1)", (cutoff,)
+            ).rowcount
+        return {k: v for k, v in counts.items() if v > 0}
+
+    # ------------------------------------------- gaps (fill-series / fill-authors / missing)
+    def bibliography_get(self, key: str) -> dict[str, Any] | None:
+        """A cached bibliography: ``{"source", "fetched_at", "payload"}`` (payload parsed), or None."""
+        rows = self.q("SELECT source, fetched_at, payload FROM bibliography_cache WHERE key=?", (key,))
+        if not rows:
+            return None
+        row = rows[0]
+        try:
+            row["payload"] = json.loads(row["payload"]) if row["payload"] else None
+        except ValueError:
+            return None  # a damaged entry is as good as none: it is fetched again
+        return row
+
+    def bibliography_put(self, key: str, source: str, payload: Any, fetched_at: str | None = None) -> None:
+        with self.tx():
+            self.db.conn.execute(
+                "INSERT INTO bibliography_cache (key, source, fetched_at, payload) VALUES (?,?,?,?) "
+                "ON CONFLICT(key) DO UPDATE SET source=excluded.source, fetched_at=excluded.fetched_at, "
+                "payload=excluded.payload",
+                (key, source, fetched_at or iso(), json.dumps(payload, ensure_ascii=False)),
+            )
+
+    def missing_for(self, kind: str, group_id: str) -> list[dict[str, Any]]:
+        """The ``missing_books`` rows of one series (series_gap) or author (author_gap)."""
+        column = "series_id" if kind == "series_gap" else "author_id"
+        return self.q(
+            f"SELECT * FROM missing_books WHERE kind=? AND {column}=? ORDER BY id", (kind, group_id)
+        )
+
+    def save_missing(
+        self, rows: Iterable[Mapping[str, Any]], delete_ids: Iterable[int] = ()
+    ) -> dict[str, int]:
+        """Insert (no ``id``) or update (with ``id``) missing_books rows, delete stale ones; one
+        transaction. Returns ``{"inserted", "updated", "deleted"}``."""
+        now = iso()
+        counts = {"inserted": 0, "updated": 0, "deleted": 0}
+        conn = self.db.conn
+        with self.tx():
+            for row in rows:
+                data = {k: v for k, v in row.items() if k != "id"}
+                if row.get("id"):
+                    data["updated_at"] = now
+                    sets = ",".join(f"{k}=?" for k in data)
+                    conn.execute(f"UPDATE missing_books SET {sets} WHERE id=?", (*data.values(), row["id"]))
+                    counts["updated"] += 1
+                else:
+                    data = {"created_at": now, "updated_at": now, **data}
+                    cols = list(data)
+                    conn.execute(
+                        f"INSERT INTO missing_books ({','.join(cols)}) VALUES ({','.join('?' for _ in cols)})",
+                        tuple(data.values()),
+                    )
+                    counts["inserted"] += 1
+            for row_id in delete_ids:
+                counts["deleted"] += conn.execute("DELETE FROM missing_books WHERE id=?", (row_id,)).rowcount
+        return counts
+
+    def update_missing(self, row_id: int, **fields: Any) -> None:
+        fields["updated_at"] = iso()
+        sets = ",".join(f"{k}=?" for k in fields)
+        with self.tx():
+            self.db.conn.execute(f"UPDATE missing_books SET {sets} WHERE id=?", (*fields.values(), row_id))
+
+    def missing_books(
+        self, kind: str | None = None, *, series: str | None = None, author: str | None = None
+    ) -> list[dict[str, Any]]:
+        """missing_books rows with the status of their download (``download_status``) joined;
+        ``series``/``author`` filter on the name, case-insensitively."""
+        where, params = ["m.status != 'ignored'"], []
+        if kind:
+            where.append("m.kind=?")
+            params.append(kind)
+        if series:
+            where.append("m.kind='series_gap' AND lower(m.series_name)=lower(?)")
+            params.append(series)
+        if author:
+            where.append("m.kind='author_gap' AND lower(m.author_name)=lower(?)")
+            params.append(author)
+        sql = (
+            "SELECT m.*, d.status AS download_status, d.title AS download_title FROM missing_books m "
+            f"LEFT JOIN downloads d ON d.id = m.download_id WHERE {' AND '.join(where)} ORDER BY m.kind, m.id"
+        )
+        return self.q(sql, tuple(params))
+
+    def set_series_gaps(
+        self, series_id: str, name: str, *, known_total: int | None, missing: int | None, status: str,
+        library_id: str | None = None, when: str | None = None,
+    ) -> None:
+        """Completion figures of a series (``owned`` stays scan's count of books)."""
+        with self.tx():
+            self.db.conn.execute(
+                "INSERT INTO series (id, library_id, name, known_total, missing, status, last_check) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET known_total=excluded.known_total, "
+                "missing=excluded.missing, status=excluded.status, last_check=excluded.last_check",
+                (series_id, library_id, name, known_total, missing, status, when or iso()),
+            )
+
+    def set_author_gaps(
+        self, author_id: str, name: str, *, owned: int, known_total: int | None, missing: int | None,
+        library_id: str | None = None, when: str | None = None,
+    ) -> None:
+        """Completion figures of an author (``num_books`` stays scan's count)."""
+        with self.tx():
+            self.db.conn.execute(
+                "INSERT INTO authors (id, library_id, name, owned, known_total, missing, last_check) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET owned=excluded.owned, "
+                "known_total=excluded.known_total, missing=excluded.missing, last_check=excluded.last_check",
+                (author_id, library_id, name, owned, known_total, missing, when or iso()),
+            )
+
+    def series_completion(self) -> list[dict[str, Any]]:
+        """Series whose bibliography is known: name, owned (scan), known_total, missing, status."""
+        return self.q(
+            "SELECT id, name, owned, known_total, missing, status, last_check FROM series "
+            "WHERE removed_at IS NULL AND known_total IS NOT NULL ORDER BY name"
+        )
+
+    def authors_by_gaps(self, limit: int = 10) -> list[dict[str, Any]]:
+        """Authors with the most missing books first."""
+        return self.q(
+            "SELECT id, name, owned, known_total, missing, last_check FROM authors "
+            "WHERE removed_at IS NULL AND missing > 0 ORDER BY missing DESC, name LIMIT ?",
+            (limit,),
+        )
+
+    def missing_status_counts(self) -> dict[str, dict[str, int]]:
+        """``{kind: {status: count}}`` over missing_books (statuses as stored)."""
+        out: dict[str, dict[str, int]] = {}
+        for row in self.q("SELECT kind, status, COUNT(*) AS n FROM missing_books GROUP BY kind, status"):
+            out.setdefault(row["kind"], {})[row["status"]] = row["n"]
+        return out
 
 
 def _as_text(value: Any) -> str | None:

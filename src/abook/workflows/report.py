@@ -7,7 +7,8 @@ ever added; a key, once published, keeps its meaning.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import os
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
@@ -19,11 +20,14 @@ if TYPE_CHECKING:
 SCHEMA = 1
 
 
-def build(state: State, *, since_days: int = 7) -> dict[str, Any]:
-    """Gather the report; ``since_days`` bounds the "recent" parts (added books, failures)."""
+def build(state: State, *, since_days: int = 7, book_value: float = 0.0) -> dict[str, Any]:
+    """Gather the report; ``since_days`` bounds the "recent" parts (added books, failures,
+    corrections, tracker trend); ``book_value`` > 0 adds an estimated value to the pipeline."""
     since = utcnow() - timedelta(days=since_days)
     runs = []
     for row in state.last_runs():
+        if row["status"] == "running" and row.get("pid") == os.getpid():
+            continue  # this very report
         runs.append(
             {
                 "command": row["command"],
@@ -34,7 +38,7 @@ def build(state: State, *, since_days: int = 7) -> dict[str, Any]:
                 "error": row.get("error") or None,
             }
         )
-    return {
+    data = {
         "schema": SCHEMA,
         "generated_at": iso(),
         "abook_version": __version__,
@@ -53,6 +57,142 @@ def build(state: State, *, since_days: int = 7) -> dict[str, Any]:
             }
             for f in state.failures(since=since)
         ],
+    }
+    data["since_days"] = since_days
+    data["pipeline"] = pipeline(state, since, book_value)
+    data["top10"] = top10_section(state)
+    data["gaps"] = gaps_section(state)
+    data["metadata"] = metadata_section(state, since, data["library"])
+    data["tracker"] = tracker_section(state, since)
+    return data
+
+
+PIPELINE_STATUSES = ("pending", "queued", "downloading", "completed", "imported", "done", "failed")
+
+
+def pipeline(state: State, since: datetime, book_value: float) -> dict[str, Any]:
+    """Downloads per status with their size; the estimated value of what reached the library."""
+    summary = state.download_summary()
+    statuses = {}
+    for status in (*PIPELINE_STATUSES, *sorted(set(summary) - set(PIPELINE_STATUSES))):
+        row = summary.get(status, {"count": 0, "bytes": 0})
+        statuses[status] = {"count": int(row["count"]), "bytes": int(row["bytes"] or 0),
+                            "gb": round((row["bytes"] or 0) / 1e9, 2)}
+    total_bytes = sum(s["bytes"] for s in statuses.values())
+    acquired = statuses["imported"]["count"] + statuses["done"]["count"]
+    acquired_since = state.downloads_finished_since(since)
+    return {
+        "statuses": statuses,
+        "total": sum(s["count"] for s in statuses.values()),
+        "bytes": total_bytes,
+        "gb": round(total_bytes / 1e9, 2),
+        "unfinished": sum(statuses[s]["count"] for s in ("pending", "queued", "downloading")),
+        "acquired": acquired,
+        "acquired_since": acquired_since,
+        "book_value": book_value if book_value > 0 else None,
+        "estimated_value": round(acquired * book_value, 2) if book_value > 0 else None,
+        "estimated_value_since": round(acquired_since * book_value, 2) if book_value > 0 else None,
+    }
+
+
+def top10_section(state: State) -> dict[str, Any]:
+    """The newest top10 run (weekly), every candidate's decision grouped by genre."""
+    rows = state.top10_recent()
+    genres: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        genres.setdefault(r["genre"] or "", []).append({
+            "rank": r["rank"], "title": r["title"], "author": r["author"], "decision": r["decision"],
+            "reason": r["reason"], "source": r["source"], "torrent_id": r["torrent_id"],
+            "download_id": r["download_id"],
+        })
+    decisions: dict[str, int] = {}
+    for r in rows:
+        decisions[r["decision"]] = decisions.get(r["decision"], 0) + 1
+    return {
+        "run_at": min((r["run_at"] for r in rows), default=None),
+        "task_id": rows[0]["task_id"] if rows else None,
+        "decisions": decisions,
+        "genres": [{"genre": g, "decisions": d} for g, d in genres.items()],
+    }
+
+
+def gaps_section(state: State) -> dict[str, Any]:
+    """Series completion and authors with gaps: the gaps workflow's own report when it exists,
+    else what the state file's series / authors / missing_books tables say."""
+    try:
+        from .gaps import gaps_report  # written by the fill-series / fill-authors workflow
+    except ImportError:
+        gaps_report = None
+    if gaps_report is not None:
+        try:
+            found = gaps_report(state)
+        except Exception as exc:  # the report must not die for one section
+            return {"error": f"gaps report failed: {type(exc).__name__}: {exc}"}
+        if isinstance(found, dict):
+            return found
+        if hasattr(found, "as_dict"):
+            return found.as_dict()
+    return state.gaps_fallback()
+
+
+def metadata_section(state: State, since: datetime, library: dict[str, Any]) -> dict[str, Any]:
+    """Completeness per field is in ``library``; here: the fields abook filled, and from where."""
+    rows = state.corrections(since=since, limit=100000)
+    by_source: dict[str, int] = {}
+    for c in rows:
+        by_source[c["source"] or "?"] = by_source.get(c["source"] or "?", 0) + 1
+    counts = state.last_counts("fix-metadata")
+    return {
+        "completeness": library.get("completeness"),
+        "last_run": {"completeness_before": counts.get("completeness_before"),
+                     "completeness_after": counts.get("completeness_after"),
+                     "fields_filled": counts.get("fields")} if counts else None,
+        "fields": library.get("fields", {}),
+        "corrections_total": len(rows),
+        "by_source": by_source,
+        "corrections": [
+            {"at": c["created_at"], "book_id": c["book_id"], "title": c["title"], "field": c["field"],
+             "old": c["old"], "new": c["new"], "source": c["source"]}
+            for c in rows[:100]
+        ],
+    }
+
+
+def tracker_section(state: State, since: datetime) -> dict[str, Any]:
+    """The account as the last ratio-check saw it, its ratio trend, the hold, purchases, seeding."""
+    snaps = state.snapshots(since=since)
+    latest = state.latest_snapshot()
+    now = None
+    if latest is not None:
+        now = {
+            "taken_at": latest["taken_at"], "username": latest["username"], "class": latest["class_name"],
+            "ratio": latest["ratio"], "uploaded": latest["uploaded"], "downloaded": latest["downloaded"],
+            "bonus": latest["bonus"], "vip_until": latest["vip_until"], "unsat_count": latest["unsat_count"],
+            "unsat_limit": latest["unsat_limit"],
+        }
+    ratios = [s for s in snaps if s["ratio"] is not None]
+    trend = None
+    if len(ratios) >= 2:
+        delta = ratios[-1]["ratio"] - ratios[0]["ratio"]
+        trend = f"{'+' if delta >= 0 else ''}{delta:.2f} since {ratios[0]['taken_at']}"
+    # Keep the trend short: at most ~50 points evenly spread over the window, the newest last.
+    step = max(1, len(ratios) // 50)
+    series = [{"at": s["taken_at"], "ratio": s["ratio"]} for s in ratios[::-1][::step][::-1]]
+    actions = [
+        {"at": s["taken_at"], "action": s["action"]}
+        for s in snaps
+        if s["action"] and s["action"] not in ("ok", "hold_kept")
+    ]
+    raw_seed = state.get_kv("seed_obligations")
+    return {
+        "now": now,
+        "hold": state.hold(),
+        "paused_by_abook": state.paused_by_abook(),
+        "trend": trend,
+        "ratio_series": series,
+        "snapshots": len(snaps),
+        "actions": actions[-50:],
+        "seeding": json.loads(raw_seed) if raw_seed else None,
     }
 
 
