@@ -190,6 +190,7 @@ class HttpService:
         max_backoff: float = 60.0,
         pacer: Pacer | None = None,
         auth_hint: str = "",
+        forbidden_hint: str = "",
         transport: httpx.BaseTransport | None = None,
         follow_redirects: bool = False,
         sleep: Callable[[float], None] = time.sleep,
@@ -204,6 +205,8 @@ class HttpService:
         self.max_backoff = max_backoff
         self.pacer = pacer
         self.auth_hint = auth_hint or f"{name} refused the credentials: check them in .env"
+        # 403 means "refused" for most services, but "not allowed to do this" for some (ABS).
+        self.forbidden_hint = forbidden_hint or self.auth_hint
         self._sleep = sleep
         register_secret(*secrets)
         hooks: dict[str, list[Callable[..., Any]]] = {"request": [], "response": []}
@@ -340,7 +343,8 @@ class HttpService:
         if status in allowed or status < 400:
             return response
         if status in (401, 403):
-            raise AuthError(redact(self.auth_hint), service=self.name, status=status)
+            hint = self.auth_hint if status == 401 else self.forbidden_hint
+            raise AuthError(redact(hint), service=self.name, status=status)
         if status == 429:
             raise ServiceError(
                 f"{self.name} kept answering 429 Too Many Requests on {where}: try again later",

@@ -235,3 +235,11 @@ def m001_initial(db: Database) -> None:
     db["bibliography_cache"].create(
         {"key": str, "source": str, "fetched_at": str, "payload": str}, pk="key"
     )
+
+
+@migrations()
+def m002_books_is_missing(db: Database) -> None:
+    # ABS keeps an item whose folder vanished and flags it isMissing. abook still counts it as
+    # owned (a NAS that is briefly unmounted must not trigger a mass re-download) but reports it.
+    if "is_missing" not in db["books"].columns_dict:
+        db["books"].add_column("is_missing", int)

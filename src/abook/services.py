@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from .search import SearchSource
     from .state import State
 
+from .errors import AbookError
+
 HTTP = ("HTTP_TIMEOUT", "HTTP_RETRIES", "HTTP_BACKOFF")
 
 
@@ -142,8 +144,12 @@ def doctor_probes(settings: Settings, state: State | None = None) -> list[tuple[
         from .workflows.scan import select_libraries
 
         with make_abs(settings) as client:
-            version = str(client.status().get("serverVersion"))
-            user = client.me().get("username") or "?"
+            version = str(client.status().get("serverVersion"))  # /status needs no token
+            try:
+                user = client.me().get("username") or "?"
+            except AbookError as exc:
+                exc.version = version  # type: ignore[attr-defined]
+                raise
             libs = select_libraries(client.libraries(), settings.abs_library)
         return version, f"user {user}; libraries: {', '.join(lib.name for lib in libs)}"
 

@@ -224,3 +224,14 @@ def test_help_on_every_command():
         res = run_abook([name, "--help"], {})
         assert res.code == 0, res.output
         assert "Examples" in res.stdout
+
+
+def test_missing_files_stay_owned_and_are_reported(env, fake_abs):
+    assert run_abook(["scan"], env).code == 0
+    gone = fake_abs.find_books("Good Omens")[0]
+    fake_abs.remove_book(gone, missing=True)  # ABS keeps the item, flags isMissing
+    res = run_abook(["scan"], env)
+    assert "~1 changed, -0 removed" in res.stdout, res.output
+    data = json.loads(run_abook(["report", "--json"], env).stdout)
+    assert data["library"]["books"] == 5 and data["library"]["files_missing"] == 1
+    assert all(r["status"] != "running" for r in data["runs"])  # the report does not list itself

@@ -59,6 +59,10 @@ class Audiobookshelf:
                 "Audiobookshelf: ABS_TOKEN was refused: create an API key in ABS "
                 "(Settings -> API Keys, tick 'active') and put it in ABS_TOKEN"
             ),
+            forbidden_hint=(
+                "Audiobookshelf accepted ABS_TOKEN but refused this action (403): the key's user "
+                "needs admin rights (library scans) and the 'update' permission (metadata edits)"
+            ),
             transport=transport,
         )
 

@@ -37,7 +37,8 @@ def check(service: str, configured: bool, probe: Probe | None, missing: str = ""
     try:
         version, detail = probe()
     except AuthError as exc:
-        return ServiceCheck(service, True, reachable=True, authenticated=False, detail=str(exc))
+        return ServiceCheck(service, True, reachable=True, authenticated=False,
+                            version=getattr(exc, "version", None), detail=str(exc))
     except ConfigError as exc:
         return ServiceCheck(service, True, reachable=None, authenticated=None, detail=str(exc))
     except AbookError as exc:

@@ -169,6 +169,7 @@ def book_row(
         "added_at": item.get("addedAt"),
         "updated_at": item.get("updatedAt"),
         "fingerprint": fp or fingerprint(item),
+        "is_missing": 1 if item.get("isMissing") else 0,
     }
     row["completeness"] = completeness(row)
     return row
