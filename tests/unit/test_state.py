@@ -73,7 +73,7 @@ def test_tasks_and_failures_are_recorded(tmp_path: Path):
 def test_transaction_rolls_back_on_error(tmp_path: Path):
     state = State.open(tmp_path / "abook.db")
     with pytest.raises(RuntimeError), state.tx():
-        state.db.conn.execute("INSERT INTO settings_kv (key, value) VALUES ('a', 'b')")
+        state.conn.execute("INSERT INTO settings_kv (key, value) VALUES ('a', 'b')")
         raise RuntimeError("killed")
     assert state.get_kv("a") is None
 
@@ -85,3 +85,12 @@ def test_not_a_database_is_a_config_error(tmp_path: Path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises((ConfigError, sqlite3.DatabaseError)):
         State.open(bad)
+
+
+def test_schema_version_matches_the_migrations(tmp_path: Path):
+    from abook.state import SCHEMA_VERSION
+
+    assert len(migrations._migrations) == SCHEMA_VERSION
+    state = State.open(tmp_path / "abook.db")
+    assert state.scalar("PRAGMA user_version") == SCHEMA_VERSION
+    state.close()
