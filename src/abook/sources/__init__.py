@@ -9,6 +9,7 @@ never pays for httpx or BeautifulSoup.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
@@ -36,6 +37,14 @@ ALIASES = {
     "google-books": "googlebooks",
     "gr": "goodreads",
     "audible": "audible",
+}
+
+# name -> (module, class, URL setting, secret setting passed after the URL, on/off setting)
+_BUILD = {
+    "googlebooks": (".googlebooks", "GoogleBooksSource", "GOOGLE_BOOKS_URL", "google_books_api_key", ""),
+    "goodreads": (".goodreads", "GoodreadsSource", "GOODREADS_URL", "", "goodreads_enabled"),
+    "audible": (".audible", "AudibleSource", "AUDIBLE_URL", "", ""),
+    "hardcover": (".hardcover", "HardcoverSource", "HARDCOVER_URL", "hardcover_token", "hardcover_token"),
 }
 
 # Seconds between requests to remote services (none for a service on this machine):
@@ -82,40 +91,15 @@ def build_sources(
         if name in seen:
             continue
         seen.add(name)
-        if name == "googlebooks":
-            from .googlebooks import GoogleBooksSource
-
-            settings.require("GOOGLE_BOOKS_URL")
-            url = settings.google_books_url
-            pace = 0.0 if is_loopback(url) else PACE[name]
-            sources.append(
-                GoogleBooksSource(url, settings.google_books_api_key, pace=pace, **common)
-            )
-        elif name == "goodreads":
-            if not settings.goodreads_enabled:
-                continue
-            from .goodreads import GoodreadsSource
-
-            settings.require("GOODREADS_URL")
-            url = settings.goodreads_url
-            pace = 0.0 if is_loopback(url) else PACE[name]
-            sources.append(GoodreadsSource(url, pace=pace, **common))
-        elif name == "audible":
-            from .audible import AudibleSource
-
-            settings.require("AUDIBLE_URL")
-            url = settings.audible_url
-            pace = 0.0 if is_loopback(url) else PACE[name]
-            sources.append(AudibleSource(url, pace=pace, **common))
-        elif name == "hardcover":
-            if not settings.hardcover_token:
-                continue
-            from .hardcover import HardcoverSource
-
-            settings.require("HARDCOVER_URL")
-            url = settings.hardcover_url
-            pace = 0.0 if is_loopback(url) else PACE[name]
-            sources.append(HardcoverSource(url, settings.hardcover_token, pace=pace, **common))
+        module, cls, url_env, secret_attr, enabled_attr = _BUILD[name]
+        if enabled_attr and not getattr(settings, enabled_attr):
+            continue  # Goodreads switched off, or Hardcover without a token
+        settings.require(url_env)
+        url = getattr(settings, url_env.lower())
+        source_cls = getattr(import_module(module, __name__), cls)
+        extra = (getattr(settings, secret_attr),) if secret_attr else ()
+        pace = 0.0 if is_loopback(url) else PACE[name]
+        sources.append(source_cls(url, *extra, pace=pace, **common))
     return sources
 
 
