@@ -451,6 +451,48 @@ def missing(
         render.missing(result, as_json)
 
 
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Title (and any words) to look for.")],
+    author: Annotated[str, typer.Option(help="Author, to narrow the search.")] = "",
+    source: Annotated[str | None, typer.Option(help="mam or prowlarr (SEARCH_SOURCE).")] = None,
+    queue: Annotated[str | None, typer.Option("--queue", metavar="TORRENT_ID", help="Queue this result.")] = None,
+    force: Annotated[bool, typer.Option(help="With --queue: queue it even if owned / unwanted.")] = False,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+) -> None:
+    """Search the tracker once and show, for every result, whether you own it.
+
+    Each result gets the verdict top10 would reach: new, owned, near_miss, queued or unwanted
+    (with the reason). --queue TORRENT_ID grabs one through the usual path (ratio guard, hold,
+    MAX_ACTIVE_DOWNLOADS).
+
+    Examples:
+
+      abook search "Project Hail Mary" --author "Andy Weir"
+
+      abook search "The Way of Kings" --queue 123456
+    """
+    from . import render
+    from .services import make_qbt, make_search
+    from .workflows import lookup as wf
+    from .workflows.grab import Policy
+    from .workflows.ratio import make_guard
+
+    with command_run(_g(ctx), "search", {"query": query, "author": author, "queue": queue},
+                     overrides={"SEARCH_SOURCE": source}, dry_run=dry_run, lock=queue is not None,
+                     record=queue is not None) as run:
+        st = run.settings
+        st.require("SEARCH_SOURCE", "LANGUAGES")
+        finder = run.keep(make_search(st, run.state, source))
+        qbt = run.keep(make_qbt(st)) if queue is not None and not dry_run else None
+        guard = make_guard(st, run.state, finder, qbt, dry_run) if queue is not None else None
+        result = wf.run(run.state, finder, qbt, Policy.from_settings(st), query=query, author=author,
+                        queue=queue, force=force, dry_run=dry_run, task_id=run.task_id, guard=guard)
+        render.lookup(result, as_json)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

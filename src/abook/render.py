@@ -464,3 +464,25 @@ def missing(result: Any, as_json: bool) -> None:
         echo("missing: nothing recorded (run `abook fill-series` / `abook fill-authors` first)")
         return
     echo("missing: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if v))
+
+
+def lookup(result: Any, as_json: bool) -> None:
+    if as_json:
+        data: dict[str, Any] = {"schema": 1, "query": result.query, "results": [h.as_dict() for h in result.hits]}
+        if result.queued is not None:
+            data["queued"] = {"decision": result.queued.decision, "reason": result.queued.reason,
+                              "download_id": result.queued.download_id}
+        print_json(data)
+        return
+    table(
+        f"search: {result.query}",
+        ["id", "title", "author", "size", "seeders", "fl", "verdict", "reason"],
+        [[h.release.torrent_id, h.release.title, ", ".join(h.release.authors), _size(h.release.size),
+          h.release.seeders, "yes" if (h.release.freeleech or h.release.vip) else "", h.verdict, h.reason]
+         for h in result.hits],
+    )
+    if result.queued is not None:
+        prefix = "dry run: " if result.dry_run else ""
+        echo(f"{prefix}{result.queued.decision}: {result.queued.reason}")
+    else:
+        echo(f"{len(result.hits)} results; {sum(h.verdict == 'new' for h in result.hits)} not owned")

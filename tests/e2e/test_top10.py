@@ -245,3 +245,39 @@ def test_json_in_decisions_is_readable(world):
     assert run_abook(["top10"], env).code == 0
     data = json.loads(run_abook(["report", "--json"], env).stdout)
     assert any(r["command"] == "top10" and r["status"] == "ok" for r in data["runs"])
+
+
+def test_search_judges_each_result_and_queues_one(world):
+    env, mam, qbt, _ = world
+    res = run_abook(["search", "Hobbit", "--json"], env)
+    assert res.code == 0, res.output
+    verdicts = {r["torrent_id"]: r["verdict"] for r in json.loads(res.stdout)["results"]}
+    assert verdicts == {"103": "owned", "108": "new"}
+    assert _titles(qbt) == {}
+    dry = run_abook(["search", "Hobbit", "--queue", "108", "--dry-run"], env)
+    assert dry.code == 0 and "would queue" in dry.stdout, dry.output
+    assert _titles(qbt) == {}
+    refused = run_abook(["search", "Hobbit", "--queue", "103"], env)
+    assert refused.code == 2 and "owned" in refused.stderr, refused.output
+    queued = run_abook(["search", "Hobbit", "--queue", "108"], env)
+    assert queued.code == 0, queued.output
+    assert set(_titles(qbt)) == {mam.info_hash(108)}
+
+
+def test_doctor_checks_every_configured_service(world):
+    from tests.fakes.prowlarr import FakeProwlarr
+
+    env, mam, qbt, _ = world
+    with FakeProwlarr([], api_key="test-prowlarr-key") as prowlarr:
+        full = {**env, "PROWLARR_URL": prowlarr.url, "PROWLARR_API_KEY": "test-prowlarr-key"}
+        res = run_abook(["doctor", "--json"], full)
+        assert res.code == 0, res.output
+        services = {s["service"]: s for s in json.loads(res.stdout)["services"]}
+        assert all(s["ok"] and s["configured"] for s in services.values()), services
+        assert services["qBittorrent"]["version"].startswith(("4.", "5."))
+        assert "user" in services["MyAnonamouse"]["detail"]
+        res.assert_no_secret([MAM_COOKIE, *mam.issued, qbt.password, "test-prowlarr-key", ABS_TOKEN])
+        bad = run_abook(["doctor"], {**full, "QB_PASSWORD": "wrong-password-x"})
+        assert bad.code == 3, bad.output
+        assert "qBittorrent" in bad.stderr
+        bad.assert_no_secret(["wrong-password-x"])
