@@ -156,7 +156,7 @@ def downloads(
     """
     from . import render
     from .errors import PartialFailure
-    from .services import make_qbt
+    from .services import make_fetcher, make_qbt
     from .state import utcnow
     from .workflows import downloads as wf
     from .workflows.grab import Policy
@@ -172,7 +172,7 @@ def downloads(
         result = wf.Downloads(
             run.state, qbt, abs_client, Policy.from_settings(st), wf.Options.from_settings(st), now=utcnow,
             dry_run=dry_run, task_id=run.task_id, guard=make_download_guard(st, run.state, dry_run),
-            progress=run.progress(),
+            fetch=make_fetcher(st, run.state), progress=run.progress(),
         ).run()
         run.counts = result.counts()
         render.downloads(result)

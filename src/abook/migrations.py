@@ -140,7 +140,7 @@ def m001_initial(db: Database) -> None:
             "content_path": str,
             "import_path": str,
             "payload": str,  # JSON: the release record as the tracker gave it
-            "torrent_file": bytes,  # the .torrent as fetched, so a retry never re-asks the tracker
+            "torrent_file": bytes,  # unused: a .torrent carries the passkey, so it is fetched again
             "magnet": str,
             "task_id": int,
             "created_at": str,

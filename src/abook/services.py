@@ -5,7 +5,8 @@ Each factory first checks the settings that client needs (a ConfigError names th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .clients.audiobookshelf import Audiobookshelf
@@ -134,6 +135,22 @@ def make_search(settings: Settings, state: State | None, source: str | None = No
     if chosen == "prowlarr":
         return ProwlarrSearch(make_prowlarr(settings))
     return MamSearch(make_mam(settings, state), mam_languages(settings.languages))
+
+
+def make_fetcher(settings: Settings, state: State | None) -> Callable[[Mapping[str, Any]], tuple[bytes | None, str | None]]:
+    """fetch(download row) -> (.torrent, magnet), building the row's search client on first use."""
+    from .workflows.grab import refetch
+
+    made: dict[str, SearchSource] = {}
+
+    def fetch(row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+        source = row.get("source") or "mam"
+        if source not in made:
+            made[source] = make_search(settings, state, source)
+        return refetch(made[source], dict(row))
+
+    fetch.clients = made  # type: ignore[attr-defined]
+    return fetch
 
 
 def doctor_probes(settings: Settings, state: State | None = None) -> list[tuple[str, bool, object, str]]:

@@ -115,6 +115,13 @@ def test_queues_exactly_the_right_books(world):
     assert {int(r[0]) for r in rows} == set(EXPECTED)
     assert all(r[1] == "queued" for r in rows)
     assert "Fantasy: queued 3 new" in res.stdout and "Science Fiction: queued 3 new" in res.stdout
+    # The state file keeps no .torrent (its announce URL holds the passkey) and no secret but
+    # the newest rotated session cookie.
+    dump = "\n".join(sqlite3.connect(env["ABOOK_DB"]).iterdump())
+    assert "passkey" not in dump and "announce" not in dump
+    assert MAM_COOKIE not in dump and ABS_TOKEN not in dump and qbt.password not in dump
+    assert mam.cookie in dump  # the rotated one, used next run
+    assert (Path(env["ABOOK_DB"]).stat().st_mode & 0o777) == 0o600
 
 
 def test_second_run_queues_nothing_and_cookie_survives(world):

@@ -4,7 +4,7 @@ One pass (run every 5 minutes by cron):
 
 1. **watch** abook's queued/downloading torrents in qBittorrent: progress, completion, errors,
    torrents gone, stalls (no progress for ``STALL_HOURS``). A broken download is retried
-   (re-added from the .torrent kept in the state file, or re-checked / re-announced) up to
+   (re-added with its .torrent fetched again and checked by hash, or re-checked / re-announced) up to
    ``DOWNLOAD_RETRIES`` times; then it is ``failed`` with a permanent ``failed_attempts`` row;
 2. **submit** ``pending`` downloads, oldest first, while abook has fewer than
    ``MAX_ACTIVE_DOWNLOADS`` unfinished torrents (each passes the ratio guard again);
@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AbookError, ServiceError
+from ..errors import AbookError, AuthError, ServiceError
 from ..progress import NullProgress, Progress
 from ..state import iso, parse_iso
 
@@ -200,6 +200,8 @@ class Downloads:
     dry_run: bool = False
     task_id: int | None = None
     guard: Callable[[Any], str | None] | None = None
+    # fetch(row) -> (.torrent bytes, magnet): fetches a recorded download's torrent again
+    fetch: Callable[[Mapping[str, Any]], tuple[bytes | None, str | None]] | None = None
     progress: Progress = field(default_factory=NullProgress)
     sleep: Callable[[float], None] = time.sleep
     result: DownloadsResult = field(default_factory=DownloadsResult)
@@ -284,10 +286,19 @@ class Downloads:
         from .grab import Grabber
 
         full = self.state.get_download(d["id"]) or d
+        data, magnet = self._torrent(full)
         Grabber(self.state, None, self.qbt, self.policy, task_id=self.task_id).submit(  # type: ignore[arg-type]
-            d["id"], release_tags=_tags(full), data=full.get("torrent_file"), magnet=full.get("magnet"),
+            d["id"], release_tags=_tags(full), data=data, magnet=magnet,
             info_hash=full.get("info_hash") or "",
         )
+
+    def _torrent(self, row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+        if self.fetch is None:
+            raise ServiceError(f"no search source is configured to fetch {row.get('source')} torrents again")
+        try:
+            return self.fetch(row)
+        except ValueError as exc:
+            raise ServiceError(str(exc)) from None
 
     # ----------------------------------------------------------------- submit
     def submit(self) -> None:
@@ -314,12 +325,12 @@ class Downloads:
             if self.dry_run:
                 self.result.moves.append(Move(d["id"], d["title"] or "", "pending", "queued", "dry run"))
                 continue
-            if not full.get("torrent_file") and not full.get("magnet"):
-                self._fail(d, "no_torrent", "no .torrent or magnet was kept for this download")
-                continue
             try:
-                grabber.submit(d["id"], release_tags=_tags(full), data=full.get("torrent_file"),
-                               magnet=full.get("magnet"), info_hash=full.get("info_hash") or "")
+                data, magnet = self._torrent(full)
+                grabber.submit(d["id"], release_tags=_tags(full), data=data, magnet=magnet,
+                               info_hash=full.get("info_hash") or "")
+            except AuthError:
+                raise
             except ServiceError as exc:
                 self.state.update_download(d["id"], status_reason=f"qBittorrent add failed: {exc}")
                 self.progress.warn(f"#{d['id']} {d['title']}: qBittorrent add failed: {exc}")

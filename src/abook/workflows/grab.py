@@ -5,6 +5,7 @@ twice and loses no record:
 
 1. fetch the .torrent (or magnet) and compute its info hash;
 2. skip it if qBittorrent already has that hash (the user added it by hand, or another tool);
+   the .torrent is never stored (it carries the passkey): a later submission fetches it again;
 3. ask the guard (ratio / unsatisfied slots; see ``ratio.py``) - a refusal keeps it ``pending``;
 4. in ONE transaction: the ``downloads`` row (status ``pending``, hash and .torrent bytes kept)
    and the decision that chose it;
@@ -167,8 +168,8 @@ class Grabber:
         why = refusal or ""
         if refusal is None and self.active() >= self.policy.max_active:
             why = f"{self.policy.max_active} downloads active; waits for `abook downloads`"
-        row = _download_row(release, reason=reason, genre=genre, info_hash=info_hash, data=data,
-                            magnet=magnet, status_reason=why, task_id=self.task_id, book=book)
+        row = _download_row(release, reason=reason, genre=genre, info_hash=info_hash,
+                            status_reason=why, task_id=self.task_id, book=book)
         dl_id = self.state.add_download(
             row, {**decision, "decision": "held" if refusal else "queued"} if decision else None
         )
@@ -226,8 +227,6 @@ def _download_row(
     reason: str,
     genre: str,
     info_hash: str,
-    data: bytes | None,
-    magnet: str | None,
     status_reason: str,
     task_id: int | None,
     book: BookRef | None,
@@ -254,8 +253,6 @@ def _download_row(
         "status": "pending",
         "status_reason": status_reason or None,
         "payload": json.dumps(_payload(release), default=str),
-        "torrent_file": data,
-        "magnet": magnet,
         "task_id": task_id,
     }
 
@@ -277,7 +274,39 @@ def _payload(release: Release) -> dict[str, Any]:
         "vip": release.vip,
         "tags": release.tags,
         "description": release.description[:2000],
+        "download_url": _without_key(release.download_url),
     }
+
+
+def _without_key(url: str) -> str:
+    """A Prowlarr proxy link minus its ``apikey`` (the client sends the key as a header)."""
+    if not url:
+        return ""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "apikey"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def refetch(search: SearchSource, row: dict[str, Any]) -> tuple[bytes | None, str | None]:
+    """The .torrent (or magnet) of a recorded download, fetched again and checked by hash.
+
+    The state file keeps no .torrent: a private tracker's .torrent carries the user's passkey,
+    and the only secret the state file may hold is the tracker's session cookie.
+    """
+    from ..models import Release
+    from ..torrent import magnet_info_hash, parse_torrent
+
+    payload = json.loads(row.get("payload") or "{}")
+    release = Release(source=row["source"], torrent_id=str(row["torrent_id"]), title=row.get("title") or "",
+                      download_url=payload.get("download_url") or "")
+    data, magnet = search.fetch(release)
+    got = (parse_torrent(data).info_hash if data else magnet_info_hash(magnet or "")).lower()
+    want = (row.get("info_hash") or "").lower()
+    if want and got != want:
+        raise ValueError(f"the tracker now serves another torrent (hash {got[:8]}…, expected {want[:8]}…)")
+    return data, magnet
 
 
 def queued_books(state: State) -> list[BookRef]:
