@@ -485,6 +485,15 @@ class State:
         with self.tx():
             self.conn.execute(f"UPDATE downloads SET {sets} WHERE id=?", (*fields.values(), download_id))
 
+    def discard_download(self, download_id: int, decision: str, reason: str) -> None:
+        """Take back a download row that turned out not to be wanted, and say why in its decision."""
+        with self.tx():
+            self.conn.execute(
+                "UPDATE top10_runs SET decision=?, reason=?, download_id=NULL WHERE download_id=?",
+                (decision, reason, download_id),
+            )
+            self.conn.execute("DELETE FROM downloads WHERE id=?", (download_id,))
+
     def get_download(self, download_id: int) -> dict[str, Any] | None:
         rows = self.q("SELECT * FROM downloads WHERE id=?", (download_id,))
         return rows[0] if rows else None

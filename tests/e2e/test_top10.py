@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -288,3 +289,33 @@ def test_doctor_checks_every_configured_service(world):
         assert bad.code == 3, bad.output
         assert "qBittorrent" in bad.stderr
         bad.assert_no_secret(["wrong-password-x"])
+
+
+@pytest.mark.parametrize("kill_after", [0.8, 1.6, 2.6])
+def test_killed_at_any_point_then_rerun_queues_each_once(world, kill_after):
+    """SIGKILL a real `abook top10` mid-run (tracker calls are paced 0.5 s apart, so the kill lands
+    between or during grabs), run it again, then let `downloads` submit what was left pending:
+    exactly the expected torrents, each once, every one recorded."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.e2e.helpers import BASE_ENV, abook_executable
+
+    env, mam, qbt, _ = world
+    slow = {**env, "MAM_RATE_LIMIT_MIN": "0.5", "MAM_RATE_LIMIT_MAX": "0.5", "TOP10_GENRES": "Fantasy"}
+    full_env = {**os.environ, **BASE_ENV, **slow}
+    proc = subprocess.Popen([*abook_executable(), "top10"], env=full_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    again = run_abook(["top10"], slow)
+    assert again.code == 0, again.output
+    assert run_abook(["downloads"], slow).code == 0
+    want = {mam.info_hash(t) for t, g in EXPECTED.items() if g == "Fantasy"}
+    assert set(_titles(qbt)) == want
+    db = sqlite3.connect(env["ABOOK_DB"])
+    rows = db.execute("SELECT torrent_id, COUNT(*) FROM downloads GROUP BY torrent_id").fetchall()
+    assert sorted(int(t) for t, _ in rows) == sorted(t for t, g in EXPECTED.items() if g == "Fantasy")
+    assert all(n == 1 for _, n in rows)

@@ -3,16 +3,18 @@
 Order of a grab, chosen so that a run killed at any point and run again never queues a torrent
 twice and loses no record:
 
-1. fetch the .torrent (or magnet) and compute its info hash;
-2. skip it if qBittorrent already has that hash (the user added it by hand, or another tool);
-   the .torrent is never stored (it carries the passkey): a later submission fetches it again;
-3. ask the guard (ratio / unsatisfied slots; see ``ratio.py``) - a refusal keeps it ``pending``;
-4. in ONE transaction: the ``downloads`` row (status ``pending``, hash and .torrent bytes kept)
-   and the decision that chose it;
-5. if abook has fewer than ``MAX_ACTIVE_DOWNLOADS`` unfinished torrents, add it to qBittorrent,
-   confirm it by hash, and mark it ``queued``. Killed between 4 and 5, the row stays ``pending``
-   and ``abook downloads`` submits it later; killed after the add, the resubmission finds the
-   hash already in qBittorrent and only marks it.
+1. ask the guard (ratio / unsatisfied slots; see ``ratio.py``);
+2. in ONE transaction: the ``downloads`` row (status ``pending``) and the decision that chose it.
+   This comes before the tracker is asked for anything: on MAM fetching a .torrent is a snatch,
+   and a run killed right after it must find its own record, not a "snatched before" flag;
+3. a guard refusal, or ``MAX_ACTIVE_DOWNLOADS`` reached, stops here: the row waits ``pending``
+   and ``abook downloads`` fetches and submits it later;
+4. fetch the .torrent (or magnet) and compute its info hash; a torrent the tracker refuses, one
+   abook already has under another row, or one already in qBittorrent discards the row again;
+   the .torrent is never stored (it carries the passkey), a later submission fetches it again;
+5. add it to qBittorrent, confirm it by hash, and mark it ``queued``. Killed before that, the row
+   stays ``pending`` and ``abook downloads`` submits it; killed after the add, the resubmission
+   finds the hash already in qBittorrent and only marks it.
 """
 
 from __future__ import annotations
@@ -147,36 +149,47 @@ class Grabber:
         """Queue one release (see the module docstring for the order of steps)."""
         if self.dry_run:
             return Outcome("would_queue", "dry run: would queue")
+        known_hash = (release.info_hash or "").lower()
+        if known_hash and self.state.find_download(info_hash=known_hash):
+            return Outcome("skipped", "already queued by abook (same torrent)", info_hash=known_hash)
+        if known_hash and self.in_qbittorrent(known_hash):
+            return Outcome("skipped", "already in qBittorrent", info_hash=known_hash)
+        refusal = self.guard(release) if self.guard else None
+        waiting = ""
+        if refusal is None and self.active() >= self.policy.max_active:
+            waiting = f"{self.policy.max_active} downloads active; waits for `abook downloads`"
+        label = "held" if refusal else "pending" if waiting else "queued"
+        # Recorded BEFORE the tracker is asked for the .torrent: fetching it counts as a snatch on
+        # MAM, so a run killed right after the fetch must find its own record, not "snatched before".
+        row = _download_row(release, reason=reason, genre=genre, info_hash=known_hash,
+                            status_reason=refusal or waiting or "fetching the .torrent",
+                            task_id=self.task_id, book=book)
+        dl_id = self.state.add_download(row, {**decision, "decision": label} if decision else None)
+        if refusal is not None:
+            return Outcome("held", refusal, dl_id, known_hash)
+        if waiting:
+            return Outcome("pending", waiting, dl_id, known_hash)
         try:
             data, magnet = self.search.fetch(release)
         except AuthError:
             raise
         except ServiceError as exc:
             if exc.status is None or exc.status >= 500:
-                raise  # the tracker itself is in trouble: stop the run, exit 3
-            return self._failed(release, reason, f"the tracker refused this torrent ({exc})")
+                raise  # the tracker itself is in trouble: stop (the row stays pending for later)
+            return self._failed(release, reason, f"the tracker refused this torrent ({exc})", dl_id)
         except ValueError as exc:
-            return self._failed(release, reason, f"the tracker did not send a torrent ({exc})")
+            return self._failed(release, reason, f"the tracker did not send a torrent ({exc})", dl_id)
         from ..torrent import magnet_info_hash, parse_torrent
 
         info_hash = (parse_torrent(data).info_hash if data else magnet_info_hash(magnet or "")).lower()
-        if self.state.find_download(info_hash=info_hash):
+        other = self.state.find_download(info_hash=info_hash)
+        if other is not None and other["id"] != dl_id:
+            self.state.discard_download(dl_id, "skipped", "already queued by abook (same torrent)")
             return Outcome("skipped", "already queued by abook (same torrent)", info_hash=info_hash)
         if self.in_qbittorrent(info_hash):
+            self.state.discard_download(dl_id, "skipped", "already in qBittorrent")
             return Outcome("skipped", "already in qBittorrent", info_hash=info_hash)
-        refusal = self.guard(release) if self.guard else None
-        why = refusal or ""
-        if refusal is None and self.active() >= self.policy.max_active:
-            why = f"{self.policy.max_active} downloads active; waits for `abook downloads`"
-        row = _download_row(release, reason=reason, genre=genre, info_hash=info_hash,
-                            status_reason=why, task_id=self.task_id, book=book)
-        dl_id = self.state.add_download(
-            row, {**decision, "decision": "held" if refusal else "queued"} if decision else None
-        )
-        if refusal is not None:
-            return Outcome("held", refusal, dl_id, info_hash)
-        if why:
-            return Outcome("pending", why, dl_id, info_hash)
+        self.state.update_download(dl_id, info_hash=info_hash, status_reason=None)
         try:
             self.submit(dl_id, release_tags=_extra_tags(reason, genre, release.source), data=data, magnet=magnet,
                         info_hash=info_hash)
@@ -186,11 +199,13 @@ class Grabber:
             return Outcome("pending", f"qBittorrent add failed, will retry: {exc}", dl_id, info_hash)
         return Outcome("queued", "queued", dl_id, info_hash)
 
-    def _failed(self, release: Release, reason: str, why: str) -> Outcome:
-        self.state.record_failure(
-            reason, "grab", "fetch", why, ref=f"{release.source}:{release.torrent_id}", title=release.title,
-            task_id=self.task_id,
-        )
+    def _failed(self, release: Release, reason: str, why: str, dl_id: int) -> Outcome:
+        with self.state.tx():
+            self.state.discard_download(dl_id, "failed", why)
+            self.state.record_failure(
+                reason, "grab", "fetch", why, ref=f"{release.source}:{release.torrent_id}", title=release.title,
+                task_id=self.task_id,
+            )
         return Outcome("failed", why)
 
     def submit(
@@ -207,7 +222,8 @@ class Grabber:
             save_path=self.policy.save_path,
             expected_hash=info_hash,
         )
-        self.state.update_download(dl_id, status="queued", qb_hash=torrent.hash.lower(), status_reason=None)
+        self.state.update_download(dl_id, status="queued", qb_hash=torrent.hash.lower(),
+                                   info_hash=(info_hash or torrent.hash).lower(), status_reason=None)
         self._load_qbt()
         assert self._qbt_hashes is not None
         self._qbt_hashes.add(torrent.hash.lower())
