@@ -1,0 +1,132 @@
+"""The downloads state machine with an in-memory qBittorrent and a fixed clock."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from abook.clients.qbittorrent import Torrent
+from abook.state import State, iso
+from abook.workflows.downloads import Downloads, Options
+from abook.workflows.grab import Policy
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+HASH = "a" * 40
+
+
+@dataclass
+class FakeQbt:
+    torrents_: dict[str, Torrent] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def torrents(self, **_: object) -> list[Torrent]:
+        return list(self.torrents_.values())
+
+    def get(self, h: str) -> Torrent | None:
+        return self.torrents_.get(h)
+
+    def recheck(self, h: str) -> None:
+        self.calls.append(("recheck", h))
+
+    def reannounce(self, h: str) -> None:
+        self.calls.append(("reannounce", h))
+
+    def ensure_category(self, *a: object) -> None:
+        pass
+
+    def add_torrent(self, data=None, *, magnet=None, expected_hash="", **_: object) -> Torrent:
+        self.calls.append(("add", expected_hash))
+        t = Torrent(hash=expected_hash or HASH, name="x", state="downloading")
+        self.torrents_[t.hash] = t
+        return t
+
+    def pause(self, *_: object) -> None:  # abook must never call these here
+        raise AssertionError("downloads must not pause")
+
+    def set(self, **kw: object) -> None:
+        self.torrents_[HASH] = Torrent(hash=HASH, name="x", **kw)
+
+
+@pytest.fixture
+def state(tmp_path):
+    st = State.open(tmp_path / "abook.db")
+    st.add_download({"source": "mam", "torrent_id": "1", "info_hash": HASH, "qb_hash": HASH, "title": "Book",
+                     "status": "queued", "reason": "top10", "size": 1000, "payload": json.dumps({})})
+    return st
+
+
+def run(state: State, qbt: FakeQbt, now: datetime, retries: int = 2, fetch=None) -> Downloads:
+    d = Downloads(state, qbt, None, Policy(), Options(retries=retries, stall_hours=12), now=lambda: now,
+                  fetch=fetch or (lambda row: (None, f"magnet:?xt=urn:btih:{HASH}")))
+    d.run()
+    return d
+
+
+def status(state: State) -> dict:
+    return state.downloads()[0]
+
+
+def test_progress_then_completion(state):
+    qbt = FakeQbt()
+    qbt.set(state="downloading", progress=0.4, size=1000, total_size=1000)
+    run(state, qbt, T0)
+    assert status(state)["status"] == "downloading" and status(state)["progress"] == pytest.approx(0.4)
+    qbt.set(state="uploading", progress=1.0, size=1000, total_size=1000, content_path="/data/Book")
+    run(state, qbt, T0 + timedelta(hours=1))
+    row = status(state)
+    assert row["status"] == "completed" and row["content_path"] == "/data/Book"
+
+
+def test_stall_is_retried_then_failed_permanently(state):
+    qbt = FakeQbt()
+    qbt.set(state="stalledDL", progress=0.1, size=1000, total_size=1000)
+    run(state, qbt, T0)  # first sight: progress recorded
+    run(state, qbt, T0 + timedelta(hours=13))
+    assert ("reannounce", HASH) in qbt.calls and status(state)["retries"] == 1
+    run(state, qbt, T0 + timedelta(hours=14))  # not 12 h since the retry yet
+    assert status(state)["retries"] == 1
+    run(state, qbt, T0 + timedelta(hours=26))
+    assert status(state)["retries"] == 2
+    d = run(state, qbt, T0 + timedelta(hours=39))
+    assert status(state)["status"] == "failed" and d.result.failed
+    failure = state.failures()[0]
+    assert failure["reason_code"] == "stalled" and "gave up after 2 retries" in failure["reason"]
+
+
+def test_paused_torrent_is_not_a_stall(state):
+    qbt = FakeQbt()
+    qbt.set(state="pausedDL", progress=0.1, size=1000, total_size=1000)
+    state.update_download(1, progress=0.1, last_progress_at=iso(T0))
+    run(state, qbt, T0 + timedelta(days=3))
+    assert status(state)["retries"] == 0 and qbt.calls == []
+
+
+def test_error_state_is_rechecked(state):
+    qbt = FakeQbt()
+    qbt.set(state="missingFiles", progress=0.5, size=1000, total_size=1000)
+    run(state, qbt, T0)
+    assert ("recheck", HASH) in qbt.calls and status(state)["retries"] == 1
+
+
+def test_vanished_torrent_is_readded_from_a_fresh_fetch(state):
+    qbt = FakeQbt()
+    fetched = []
+
+    def fetch(row):
+        fetched.append(row["id"])
+        return None, f"magnet:?xt=urn:btih:{HASH}"
+
+    run(state, qbt, T0, fetch=fetch)
+    assert fetched == [1] and ("add", HASH) in qbt.calls
+    assert status(state)["status"] == "queued" and status(state)["retries"] == 1
+
+
+def test_dry_run_changes_nothing(state):
+    qbt = FakeQbt()
+    d = Downloads(state, qbt, None, Policy(), Options(), now=lambda: T0, dry_run=True,
+                  fetch=lambda row: (None, None))
+    d.run()
+    assert qbt.calls == [] and status(state)["retries"] == 0 and status(state)["status"] == "queued"
