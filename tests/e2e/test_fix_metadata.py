@@ -80,12 +80,17 @@ def test_fills_only_empty_fields_and_records_sources(world):
     cot = _patched(abs_fake, ids["cot"])
     assert cot.get("asin") == "B0FAKECOT1" and cot.get("narrators") == ["Mel Hudson"]
     assert _patched(abs_fake, ids["unknown"]) == {}
+    # A missing cover is set through POST /api/items/:id/cover (never via the PATCH, whose
+    # failure would sink every other field) and recorded like any other field.
+    covers = [p for p in abs_fake.patches if p.via == "cover" and p.item_id == ids["first"]]
+    assert covers and covers[0].body["cover"].startswith("https://")
+    assert abs_fake.book(ids["first"])["media"]["coverPath"]
     db = _db(env)
     sources = json.loads(db.execute("SELECT metadata_source FROM books WHERE id=?", (ids["first"],)).fetchone()[0])
     assert sources["isbn"] == "googlebooks" and sources["narrators"] == "goodreads"
     rows = db.execute("SELECT field, source, old, new FROM metadata_corrections WHERE book_id=?",
                       (ids["first"],)).fetchall()
-    assert {r["field"] for r in rows} == set(first)
+    assert {r["field"] for r in rows} == {*first, "cover"}
     assert all(r["source"] in {"googlebooks", "audible", "goodreads"} for r in rows)
     checked = db.execute("SELECT COUNT(*) FROM books WHERE metadata_checked_at IS NOT NULL").fetchone()[0]
     assert checked == 4

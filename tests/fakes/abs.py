@@ -1540,6 +1540,25 @@ class FakeABS:
         return _dumps({"libraryItems": items})
 
     # -- metadata updates
+    def r_cover(self, q: Any, p: Any, item_id: str) -> dict[str, Any]:
+        """``POST /api/items/:id/cover {"url"}``: ABS downloads the image; its SSRF filter refuses
+        loopback and private hosts with a 400 (``Call to 127.0.0.1 is blocked``)."""
+        if not self.can_update:
+            raise _HttpError(403, "Forbidden")
+        with self._lock:
+            item = self._items.get(item_id)
+            if item is None:
+                raise _HttpError(404, "Not Found")
+            url = p.get("url") if isinstance(p, dict) else None
+            self.patches.append(PatchRecord(item_id, {"cover": url}, "cover"))
+            if not isinstance(url, str) or not url:
+                raise _HttpError(400, "Invalid request")
+            if not _cover_url_ok(url):
+                raise _HttpError(400, f"Call to {urlsplit(url).hostname} is blocked")
+            item.cover_path = f"/metadata/items/{item.id}/cover.jpg"
+            self._changed(item)
+            return {"success": True, "cover": item.cover_path}
+
     def r_patch_media(self, q: Any, p: Any, item_id: str) -> dict[str, Any]:
         if not self.can_update:
             raise _HttpError(403, "Forbidden")
@@ -2214,6 +2233,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", r"/api/items/([^/]+)", "r_item"),
         ("DELETE", r"/api/items/([^/]+)", "r_item_delete"),
         ("PATCH", r"/api/items/([^/]+)/media", "r_patch_media"),
+        ("POST", r"/api/items/([^/]+)/cover", "r_cover"),
         ("POST", r"/api/watcher/update", "r_watcher"),
     )
 ]
