@@ -254,6 +254,11 @@ def doctor(ctx: typer.Context, as_json: AsJson = False) -> None:
 
     with command_run(_g(ctx), "doctor", {}, lock=False) as run:
         checks = wf.run(doctor_probes(run.settings, run.state))
+        if not any(c.configured for c in checks):
+            from .errors import ConfigError
+
+            raise ConfigError("no service is configured: copy .env.example to .env and set at least "
+                              "ABS_URL and ABS_TOKEN (see README, Configuration)")
         run.counts = {"ok": sum(c.ok for c in checks if c.configured), "failed": sum(not c.ok for c in checks)}
         render.doctor(checks, as_json)
         failed = [c.service for c in checks if not c.ok]

@@ -270,8 +270,8 @@ class Settings:
             if value in ("", None, ()):
                 where = f" (read from {self.env_file.name})" if self.env_file else ""
                 raise ConfigError(
-                    f"{env} is not set{where}: {spec.doc[0].lower()}{spec.doc[1:]}; "
-                    "set it in .env or the environment (see .env.example)"
+                    f"{env} is not set{where} ({spec.doc}): set it in .env or the environment "
+                    "(see .env.example)"
                 )
 
     def configured(self, *envs: str) -> bool:
