@@ -14,7 +14,7 @@ import pytest
 from tests.e2e.helpers import run_abook
 from tests.fakes.abs import FakeABS
 from tests.fakes.mam import FakeMAM, mam_row
-from tests.qbt import transfer, wait_for
+from tests.qbt import wait_for
 
 ABS_TOKEN = "test-abs-token-downloads"
 MAM_COOKIE = "test-mam-cookie-downloads"
@@ -61,13 +61,15 @@ def _db(env) -> sqlite3.Connection:
 
 def test_queued_book_reaches_the_library_with_metadata(world):
     env, mam, seeder, client_qbt, abs_fake, library = world
+    info_hash = _seed(seeder, mam, 301)  # the seeder announces to the tracker first
+    wait_for(lambda: mam._swarms, 20, what="the seeder's announce")
     assert run_abook(["top10"], env).code == 0
-    info_hash = _seed(seeder, mam, 301)
     client = client_qbt.client()
     assert client.get(info_hash) is not None
     first = run_abook(["downloads"], env)
     assert first.code == 0, first.output
-    transfer(client, info_hash, seeder, timeout=60)
+    # No help: the two qBittorrents find each other through the tracker in the .torrent.
+    wait_for(lambda: (t := client.get(info_hash)) is not None and t.is_complete, 90, what="the download")
 
     res = run_abook(["downloads"], env)
     assert res.code == 0, res.output
@@ -143,3 +145,65 @@ def test_pending_are_submitted_up_to_the_active_limit(world):
     assert len(client_qbt.client().torrents()) == 1
     statuses = sorted(r[0] for r in _db(env).execute("SELECT status FROM downloads"))
     assert statuses == ["pending", "queued"]
+
+
+def test_without_library_path_qbittorrent_saves_into_the_library(world, tmp_path):
+    """The second import mode: no ABS_LIBRARY_PATH; qBittorrent's save path is the ABS folder."""
+    env, mam, seeder, client_qbt, abs_fake, library = world
+    env = {k: v for k, v in env.items() if k != "ABS_LIBRARY_PATH"}
+    env["QB_SAVE_PATH"] = str(library)
+    info_hash = _seed(seeder, mam, 301)
+    wait_for(lambda: mam._swarms, 20, what="the seeder's announce")
+    assert run_abook(["top10"], env).code == 0
+    client = client_qbt.client()
+    wait_for(lambda: (t := client.get(info_hash)) is not None and t.is_complete, 90, what="the download")
+    res = run_abook(["downloads"], env)
+    assert res.code == 0, res.output
+    row = _db(env).execute("SELECT * FROM downloads").fetchone()
+    assert row["status"] == "done", (row["status"], row["status_reason"], res.output)
+    assert (library / "Golden Son").is_dir()  # the torrent's own folder, where qBittorrent put it
+    assert not (library / "Pierce Brown").exists()  # abook moved or linked nothing
+    item = abs_fake.book(row["abs_item_id"])
+    meta = item["media"]["metadata"]
+    # The folder alone gave ABS only a title; the tracker filled the empty fields.
+    assert [a["name"] for a in meta["authors"]] == ["Pierce Brown"]
+    assert meta["narrators"] == ["Tim Gerard Reynolds"]
+    assert [(s["name"], s["sequence"]) for s in meta["series"]] == [("Red Rising", "2")]
+    assert meta["title"] == "Golden Son"
+
+
+@pytest.mark.parametrize("kill_after", [0.3, 0.9, 1.5])
+def test_import_killed_at_any_point_then_rerun_finishes_once(world, kill_after):
+    """SIGKILL `abook downloads` while it imports (linking, waiting for the ABS scan, patching),
+    run it again: one folder, one ABS item, one row, status done, the torrent still seeding."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.e2e.helpers import BASE_ENV, abook_executable
+
+    env, mam, seeder, client_qbt, abs_fake, library = world
+    abs_fake.scan_delay = 0.8
+    info_hash = _seed(seeder, mam, 301)
+    wait_for(lambda: mam._swarms, 20, what="the seeder's announce")
+    assert run_abook(["top10"], env).code == 0
+    client = client_qbt.client()
+    wait_for(lambda: (t := client.get(info_hash)) is not None and t.is_complete, 90, what="the download")
+    assert run_abook(["downloads", "--dry-run"], env).code == 0
+    proc = subprocess.Popen([*abook_executable(), "downloads"], env={**os.environ, **BASE_ENV, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    for _ in range(3):
+        res = run_abook(["downloads"], env)
+        assert res.code == 0, res.output
+        if _db(env).execute("SELECT status FROM downloads").fetchone()[0] == "done":
+            break
+    rows = _db(env).execute("SELECT status, abs_item_id FROM downloads").fetchall()
+    assert len(rows) == 1 and rows[0]["status"] == "done"
+    folders = [p for p in library.rglob("*") if p.is_dir() and any(f.suffix == ".m4b" for f in p.iterdir())]
+    assert len(folders) == 1
+    assert len(abs_fake.find_books("Golden Son")) == 1
+    t = client.get(info_hash)
+    assert t is not None and t.is_complete and not t.is_paused

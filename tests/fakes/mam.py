@@ -430,6 +430,7 @@ class FakeMAM(LoopbackServer):
         self._last_served: float | None = None
         self._counter = 0
         self._torrents: dict[int, bytes] = {}
+        self._swarms: dict[bytes, dict[bytes, tuple[str, int]]] = {}  # the tracker's peers
         self._tmp = Path(tempfile.mkdtemp(prefix="fake-mam-"))
 
     def stop(self) -> None:
@@ -549,6 +550,8 @@ class FakeMAM(LoopbackServer):
         fault = self._take_fault(path)
         if fault is not None:
             return self._fault(h, fault.kind)
+        if path == "/announce.php":  # the tracker: authenticated by the passkey, not the cookie
+            return self._announce(h)
         if rec.cookie is None or rec.cookie not in self._valid:
             self.send(h, 403, "Forbidden: mam_id expired or invalid")
             return 403
@@ -575,6 +578,33 @@ class FakeMAM(LoopbackServer):
             return 200
         self.send(h, 404, "<html><body>Not found</body></html>", content_type="text/html")
         return 404
+
+    def _announce(self, h: Any) -> int:
+        """A minimal BitTorrent HTTP tracker (BEP 3/23): remember each peer of a swarm and hand
+        the others back as compact peers, so two qbittorrent-nox find each other as they would
+        through the real tracker."""
+        import socket
+        from urllib.parse import unquote_to_bytes
+
+        from abook.torrent import bencode
+
+        params: dict[str, bytes] = {}
+        for part in urlsplit(h.path).query.split("&"):
+            key, _, value = part.partition("=")
+            params[key] = unquote_to_bytes(value)
+        if params.get("passkey", b"") != b"test" or len(params.get("info_hash", b"")) != 20:
+            self.send(h, 200, bencode({"failure reason": "unregistered torrent"}))
+            return 200
+        swarm = self._swarms.setdefault(params["info_hash"], {})
+        peer_id = params.get("peer_id", b"")
+        if params.get("event") == b"stopped":
+            swarm.pop(peer_id, None)
+        else:
+            swarm[peer_id] = (h.client_address[0], int(params.get("port", b"0") or 0))
+        peers = b"".join(socket.inet_aton(ip) + port.to_bytes(2, "big")
+                         for pid, (ip, port) in swarm.items() if pid != peer_id and port)
+        self.send(h, 200, bencode({"interval": 5, "min interval": 1, "peers": peers}))
+        return 200
 
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self.faults:

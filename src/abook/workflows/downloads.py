@@ -454,11 +454,22 @@ def _release_of(d: Mapping[str, Any]) -> Any:
 
 
 def _find_item(items: Iterable[Mapping[str, Any]], d: Mapping[str, Any], folder: Path | None) -> Mapping[str, Any] | None:
-    """The ABS item of a download: by folder when abook placed it, else by matching."""
+    """The ABS item of a download: by the folder abook placed it in; else by the torrent's own
+    folder or file name (qBittorrent saved it into the library: compare names only, as qBittorrent
+    and ABS often see the same files under different mount points); else by matching."""
+    items = list(items)
     if folder is not None:
         want = str(folder).strip("/")
         for item in items:
             if str(item.get("relPath") or "").strip("/") == want:
+                return item
+    elif d.get("content_path"):
+        from pathlib import PurePosixPath
+
+        name = PurePosixPath(str(d["content_path"])).name
+        for item in items:
+            rel = str(item.get("relPath") or "").strip("/")
+            if name and (rel == name or rel.endswith("/" + name)):
                 return item
     from ..matching import compare
     from ..models import BookRef
