@@ -365,6 +365,13 @@ def _report_gaps(g: dict[str, Any]) -> None:
 def _report_metadata(m: dict[str, Any]) -> None:
     echo(f"metadata: {m['corrections_total']} fields filled in the report window"
          + (" (" + ", ".join(f"{k} {v}" for k, v in m["by_source"].items()) + ")" if m["by_source"] else ""))
+    last = m.get("last_run") or {}
+    if last:
+        echo(f"last fix-metadata run: completeness {last.get('completeness_before')}% -> "
+             f"{last.get('completeness_after')}% ({last.get('fields_filled')} fields)")
+    if m.get("by_field"):
+        table("Fields filled, by source", ["field", "sources"],
+              [[f, ", ".join(f"{s} {n}" for s, n in per.items())] for f, per in sorted(m["by_field"].items())])
     if m["corrections"]:
         table(
             "Metadata corrections",

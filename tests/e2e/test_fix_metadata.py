@@ -133,3 +133,15 @@ def test_item_and_force(world):
     assert run_abook(["fix-metadata", "--item", ids["standalone"]], env).code == 0
     assert _patched(abs_fake, ids["standalone"]).get("isbn") == "9780000001001"
     assert _patched(abs_fake, ids["first"]) == {}
+
+
+def test_report_shows_completeness_before_after_and_sources_per_field(world):
+    env, *_ = world
+    assert run_abook(["fix-metadata"], env).code == 0
+    data = json.loads(run_abook(["report", "--json"], env).stdout)["metadata"]
+    last = data["last_run"]
+    assert last["completeness_after"] > last["completeness_before"]
+    assert set(data["by_field"]["isbn"]) == {"googlebooks"}
+    assert "goodreads" in data["by_field"]["narrators"]
+    text = run_abook(["report"], env).stdout
+    assert "Fields filled, by source" in text and "last fix-metadata run: completeness" in text

@@ -139,8 +139,12 @@ def metadata_section(state: State, since: datetime, library: dict[str, Any]) -> 
     """Completeness per field is in ``library``; here: the fields abook filled, and from where."""
     rows = state.corrections(since=since, limit=100000)
     by_source: dict[str, int] = {}
+    by_field: dict[str, dict[str, int]] = {}
     for c in rows:
-        by_source[c["source"] or "?"] = by_source.get(c["source"] or "?", 0) + 1
+        src = c["source"] or "?"
+        by_source[src] = by_source.get(src, 0) + 1
+        per = by_field.setdefault(c["field"], {})
+        per[src] = per.get(src, 0) + 1
     counts = state.last_counts("fix-metadata")
     return {
         "completeness": library.get("completeness"),
@@ -150,6 +154,7 @@ def metadata_section(state: State, since: datetime, library: dict[str, Any]) -> 
         "fields": library.get("fields", {}),
         "corrections_total": len(rows),
         "by_source": by_source,
+        "by_field": by_field,  # field -> {source: fields filled}
         "corrections": [
             {"at": c["created_at"], "book_id": c["book_id"], "title": c["title"], "field": c["field"],
              "old": c["old"], "new": c["new"], "source": c["source"]}
