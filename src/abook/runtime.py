@@ -69,6 +69,9 @@ class Run:
         for client in reversed(self._closers):
             with contextlib.suppress(Exception):
                 client.close()
+        from .services import forget_searches
+
+        forget_searches()
 
 
 def setup_logging(verbose: int = 0, quiet: bool = False) -> None:

@@ -62,6 +62,9 @@ class MamSearch:
     def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
         return self.client.download(release), None
 
+    def close(self) -> None:
+        self.client.close()
+
 
 class ProwlarrSearch:
     name = "prowlarr"
@@ -88,3 +91,6 @@ class ProwlarrSearch:
 
     def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
         return self.client.fetch(release)
+
+    def close(self) -> None:
+        self.client.close()

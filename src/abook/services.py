@@ -128,13 +128,26 @@ def mam_languages(names: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(ids)
 
 
+# One tracker session per state file and process: MAM rotates the cookie on every answer, so
+# two clients in one run (the guard's and the fetcher's, say) would each hold a stale one.
+_SEARCHES: dict[tuple[int, str], SearchSource] = {}
+
+
 def make_search(settings: Settings, state: State | None, source: str | None = None) -> SearchSource:
     from .search import MamSearch, ProwlarrSearch
 
     chosen = source or settings.search_source
     if chosen == "prowlarr":
         return ProwlarrSearch(make_prowlarr(settings))
-    return MamSearch(make_mam(settings, state), mam_languages(settings.languages))
+    key = (id(state), settings.mam_url)
+    if key not in _SEARCHES:
+        _SEARCHES[key] = MamSearch(make_mam(settings, state), mam_languages(settings.languages))
+    return _SEARCHES[key]
+
+
+def forget_searches() -> None:
+    """Drop the per-process tracker sessions (a run's end; tests running many runs in one process)."""
+    _SEARCHES.clear()
 
 
 def make_fetcher(settings: Settings, state: State | None) -> Callable[[Mapping[str, Any]], tuple[bytes | None, str | None]]:
