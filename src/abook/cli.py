@@ -248,6 +248,7 @@ def doctor(ctx: typer.Context, as_json: AsJson = False) -> None:
       abook doctor --json
     """
     from . import render
+    from .config import file_warnings
     from .errors import ServiceError
     from .services import doctor_probes
     from .workflows import doctor as wf
@@ -260,7 +261,7 @@ def doctor(ctx: typer.Context, as_json: AsJson = False) -> None:
             raise ConfigError("no service is configured: copy .env.example to .env and set at least "
                               "ABS_URL and ABS_TOKEN (see README, Configuration)")
         run.counts = {"ok": sum(c.ok for c in checks if c.configured), "failed": sum(not c.ok for c in checks)}
-        render.doctor(checks, as_json)
+        render.doctor(checks, as_json, file_warnings(run.settings))
         failed = [c.service for c in checks if not c.ok]
         if failed:
             raise ServiceError(f"{', '.join(failed)} failed the check: {checks[[c.service for c in checks].index(failed[0])].detail}")

@@ -318,6 +318,20 @@ def _find_env_file(explicit: Path | None, environ: Mapping[str, str], cwd: Path)
     return user if user.is_file() else None
 
 
+def file_warnings(settings: Settings) -> list[str]:
+    """Advice about the settings file: it holds tokens, so nobody else should read it."""
+    out: list[str] = []
+    path = settings.env_file
+    if path is not None and settings.secrets:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            return out
+        if mode & 0o077:
+            out.append(f"{path} holds secrets but is readable by others (mode {mode:04o}): chmod 600 {path}")
+    return out
+
+
 def env_example() -> str:
     """The text of .env.example, generated from SPECS (a test keeps the file in step)."""
     lines = [

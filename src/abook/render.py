@@ -158,10 +158,12 @@ def scan(result: ScanResult, show: int = 20) -> None:
         echo(f"{prefix}total: +{result.new} new, ~{result.changed} changed, -{result.removed} removed")
 
 
-def doctor(checks: Sequence[ServiceCheck], as_json: bool) -> None:
+def doctor(checks: Sequence[ServiceCheck], as_json: bool, warnings: Sequence[str] = ()) -> None:
     if as_json:
-        print_json({"schema": 1, "services": [c.as_dict() for c in checks]})
+        print_json({"schema": 1, "services": [c.as_dict() for c in checks], "warnings": list(warnings)})
         return
+    for warning in warnings:
+        echo(f"warning: {warning}")
 
     def mark(value: bool | None) -> str:
         return "-" if value is None else ("yes" if value else "NO")

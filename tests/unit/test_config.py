@@ -93,3 +93,16 @@ def test_readme_documents_every_setting():
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [s.env for s in SPECS if f"`{s.env}`" not in text]
     assert not missing, f"README lacks {missing}"
+
+
+def test_world_readable_env_file_with_secrets_is_warned_about(tmp_path: Path):
+    from abook.config import file_warnings
+
+    env = tmp_path / "abook.env"
+    env.write_text("ABS_TOKEN=tok-123456\n")
+    env.chmod(0o644)
+    s = Settings.load(env_file=env, environ={})
+    assert file_warnings(s) and "chmod 600" in file_warnings(s)[0]
+    assert "tok-123456" not in file_warnings(s)[0]
+    env.chmod(0o600)
+    assert file_warnings(Settings.load(env_file=env, environ={})) == []
