@@ -41,19 +41,28 @@ class MamSearch:
         self.client = client
         self.languages = languages
 
+    def _know_the_account(self) -> None:
+        """MAM's VIP-only freeleech (``fl_vip``) is free only for a VIP account: learn the class
+        once per run before reading results, or such torrents would look like they cost ratio."""
+        if self.client.user_class is None:
+            self.client.user_stats()
+
     def ranked(self, genre: str, days: int, now: datetime) -> Iterator[Release]:
         from .clients.mam import category_ids_for
 
+        categories = category_ids_for(genre)  # an unknown genre fails before any request
+        self._know_the_account()
         start = (now - timedelta(days=days)).date()
         return self.client.iter_search(
             "",
-            categories=category_ids_for(genre),
+            categories=categories,
             languages=self.languages,
             start_date=start,
             sort="snatchedDesc",
         )
 
     def find(self, title: str, author: str = "") -> list[Release]:
+        self._know_the_account()
         text = f"{title} {author}".strip()
         return self.client.search(
             text, srch_in=("title", "author"), languages=self.languages, sort="seedersDesc", max_results=50
