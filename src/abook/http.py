@@ -408,14 +408,21 @@ def _loads(body: bytes) -> Any:
 
 
 def _ssl_context() -> Any:
-    """One TLS context per process: building one reads the CA bundle (tens of ms each)."""
+    """One TLS context per process: building one reads the CA bundle (tens of ms each).
+
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` name your own CA (a self-hosted ABS behind a reverse
+    proxy with a private certificate authority); otherwise certifi's bundle is used."""
     global _SSL
     if _SSL is None:
         import ssl
 
-        import certifi
+        cafile = os.environ.get("SSL_CERT_FILE") or None
+        capath = os.environ.get("SSL_CERT_DIR") or None
+        if cafile is None and capath is None:
+            import certifi
 
-        _SSL = ssl.create_default_context(cafile=certifi.where())
+            cafile = certifi.where()
+        _SSL = ssl.create_default_context(cafile=cafile, capath=capath)
     return _SSL
 
 
