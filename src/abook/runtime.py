@@ -132,6 +132,7 @@ def command_run(
             if lock:
                 held_lock = run.state.lock(command)
             if record:
+                run.state.close_dead_tasks()
                 run.task_id = run.state.start_task(command, {**arguments, "dry_run": dry_run})
         yield run
         if run.status == "ok" and dry_run:

@@ -191,6 +191,27 @@ class State:
             )
         return int(cur.lastrowid or 0)
 
+    def close_dead_tasks(self) -> int:
+        """Mark runs still 'running' whose process is gone (killed, power cut) as 'killed'."""
+        dead = []
+        for task_id, pid in self.conn.execute("SELECT id, pid FROM tasks WHERE status='running'"):
+            try:
+                if pid:
+                    os.kill(int(pid), 0)
+                    continue
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue  # alive, another user's
+            dead.append(task_id)
+        if dead:
+            with self.tx():
+                self.conn.executemany(
+                    "UPDATE tasks SET status='killed', finished_at=?, error='the run ended without finishing' "
+                    "WHERE id=?", ((iso(), t) for t in dead),
+                )
+        return len(dead)
+
     def finish_task(
         self, task_id: int, status: str, counts: Mapping[str, Any] | None = None, error: str = ""
     ) -> None:

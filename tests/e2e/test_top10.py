@@ -319,3 +319,5 @@ def test_killed_at_any_point_then_rerun_queues_each_once(world, kill_after):
     rows = db.execute("SELECT torrent_id, COUNT(*) FROM downloads GROUP BY torrent_id").fetchall()
     assert sorted(int(t) for t, _ in rows) == sorted(t for t, g in EXPECTED.items() if g == "Fantasy")
     assert all(n == 1 for _, n in rows)
+    # The killed run is not left "running" in the task log.
+    assert db.execute("SELECT COUNT(*) FROM tasks WHERE status='running'").fetchone()[0] == 0

@@ -94,3 +94,16 @@ def test_schema_version_matches_the_migrations(tmp_path: Path):
     state = State.open(tmp_path / "abook.db")
     assert state.scalar("PRAGMA user_version") == SCHEMA_VERSION
     state.close()
+
+
+def test_runs_whose_process_died_are_marked_killed(tmp_path: Path):
+    import os
+
+    state = State.open(tmp_path / "abook.db")
+    alive = state.start_task("scan", {})
+    dead = state.start_task("top10", {})
+    state.conn.execute("UPDATE tasks SET pid=? WHERE id=?", (2**22 + 12345, dead))  # no such process
+    assert state.close_dead_tasks() == 1
+    statuses = {r["id"]: r["status"] for r in state.q("SELECT id, status FROM tasks")}
+    assert statuses == {alive: "running", dead: "killed"}
+    assert os.getpid() == state.q("SELECT pid FROM tasks WHERE id=?", (alive,))[0]["pid"]
