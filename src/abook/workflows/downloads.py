@@ -345,8 +345,9 @@ class Downloads:
             return
         from .scan import select_libraries
 
+        # Without ABS_LIBRARY every book library is scanned and searched: abook cannot tell which
+        # ABS folder its ABS_LIBRARY_PATH (or qBittorrent's save path) is.
         libs = select_libraries(self.abs_client.libraries(), self.options.library_name)
-        lib = libs[0]
         placed: list[tuple[Mapping[str, Any], Path | None]] = []
         for d in rows:
             folder = None
@@ -376,11 +377,12 @@ class Downloads:
         with_scan = any(self.state.get_download(d["id"]).get("status_reason") != "waiting for ABS"  # type: ignore[union-attr]
                         for d, _ in placed)
         if with_scan:
-            self.abs_client.scan_library(lib.id)
+            for lib in libs:
+                self.abs_client.scan_library(lib.id)
         deadline = time.monotonic() + self.options.scan_timeout
         waiting = dict((d["id"], (d, folder)) for d, folder in placed)
         while waiting:
-            recent = self._recent_items(lib.id)
+            recent = [item for lib in libs for item in self._recent_items(lib.id)]
             for dl_id, (d, folder) in list(waiting.items()):
                 item = _find_item(recent, d, folder)
                 if item is not None:
