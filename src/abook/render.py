@@ -351,7 +351,13 @@ def _report_top10(t: dict[str, Any]) -> None:
 
 def _report_gaps(g: dict[str, Any]) -> None:
     """Series completion and authors with gaps; lists of records become tables, numbers one line."""
+    if "series_tracked" in g:
+        more = f" (+{g['series_more']} more not listed)" if g.get("series_more") else ""
+        echo(f"Series: {g.get('series_tracked', 0)} with a known bibliography, "
+             f"{g.get('series_complete', 0)} complete{more}")
     for key, value in g.items():
+        if key in ("series_tracked", "series_complete", "series_more"):
+            continue
         title = key.replace("_", " ").capitalize()
         if isinstance(value, list) and value and isinstance(value[0], dict):
             cols = list(value[0])
