@@ -686,29 +686,6 @@ class State:
             return []
         return self.top10_decisions(row[0])
 
-    def gaps_fallback(self, limit: int = 50) -> dict[str, Any]:
-        """Series and authors as the gap workflows left them (a fallback for the report)."""
-        by_status = {
-            r["status"] or "unknown": r["n"]
-            for r in self.q("SELECT status, COUNT(*) AS n FROM series WHERE removed_at IS NULL GROUP BY status")
-        }
-        incomplete = self.q(
-            "SELECT name, owned, known_total, missing FROM series WHERE removed_at IS NULL "
-            "AND (status='incomplete' OR missing > 0) ORDER BY missing DESC, name LIMIT ?",
-            (limit,),
-        )
-        authors = self.q(
-            "SELECT name, owned, known_total, missing FROM authors WHERE removed_at IS NULL AND missing > 0 "
-            "ORDER BY missing DESC, name LIMIT ?",
-            (limit,),
-        )
-        wanted = {
-            f"{r['kind']}:{r['status']}": r["n"]
-            for r in self.q("SELECT kind, status, COUNT(*) AS n FROM missing_books GROUP BY kind, status")
-        }
-        return {"series_by_status": by_status, "incomplete_series": incomplete, "authors_with_gaps": authors,
-                "missing_books": wanted}
-
     def downloads_finished_since(self, since: datetime) -> int:
         return int(self.scalar(
             "SELECT COUNT(*) FROM downloads WHERE status IN ('imported','done') AND updated_at >= ?", (iso(since),)

@@ -353,11 +353,3 @@ def test_qbittorrent_down_still_sets_the_hold_and_a_release_waits(state):
     assert "qBittorrent error" in state.latest_snapshot()["action"]
     res = wf.ratio_check(state, FakeMAMClient(stats(3.0)), DeadQbt(), OPTS, now=NOW)
     assert res.transition == "hold_kept" and state.hold()  # resumes first, then releases
-
-
-def test_report_falls_back_without_the_gaps_module(state, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "abook.workflows.gaps", None)  # import -> ImportError
-    gaps = report.build(state)["gaps"]
-    assert {"series_by_status", "incomplete_series", "authors_with_gaps", "missing_books"} <= set(gaps)
