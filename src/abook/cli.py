@@ -363,7 +363,7 @@ def _fill(ctx: typer.Context, kind: str, dry_run: bool, limit: int | None, inclu
         st.require("BIBLIOGRAPHY_SOURCES", "GAP_MAX_DOWNLOADS_PER_RUN", "GAP_RETRY_DAYS", "AUTHOR_MIN_OWNED",
                    "MAX_ACTIVE_DOWNLOADS", "LANGUAGES")
         sources = [run.keep(s) for s in build_sources(st.bibliography_sources, st)]
-        wants_fetch = st.gap_max_downloads_per_run > 0 and not run.state.hold()
+        wants_fetch = st.gap_max_downloads_per_run > 0  # --max 0: find the gaps, no tracker needed
         search = run.keep(make_search(st, run.state)) if wants_fetch else None
         qbt = run.keep(make_qbt(st)) if wants_fetch and not dry_run else None
         result = wf.run(
