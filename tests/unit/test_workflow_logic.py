@@ -8,9 +8,9 @@ from pathlib import Path
 
 from abook.models import Release, SeriesRef
 from abook.sources.base import Candidate
-from abook.workflows.downloads import fill_empty, library_folder, metadata_json, tracker_metadata
+from abook.workflows.downloads import library_folder, metadata_json, tracker_metadata
 from abook.workflows.grab import Policy, screen
-from abook.workflows.metadata import empty_fields, merge, select_books, verify
+from abook.workflows.metadata import empty_fields, fill_empty, merge, select_books, verify
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AbookError, AuthError, ServiceError
 from ..progress import NullProgress, Progress
 from ..state import iso, parse_iso
+from .metadata import fill_empty
 
 if TYPE_CHECKING:
     from ..clients.audiobookshelf import Audiobookshelf
@@ -139,18 +140,6 @@ def metadata_json(download: Mapping[str, Any]) -> dict[str, Any]:
     if download.get("genre"):
         data["genres"] = [download["genre"]]
     return {k: v for k, v in data.items() if v not in (None, [], "")}
-
-
-def fill_empty(current: Mapping[str, Any], proposed: Mapping[str, Any]) -> dict[str, Any]:
-    """The PATCH ``metadata`` for fields that are empty in ``current`` (never overwrite)."""
-    out: dict[str, Any] = {}
-    for key, value in proposed.items():
-        if value in (None, "", [], ()):
-            continue
-        have = current.get(key)
-        if have in (None, "", [], ()):
-            out[key] = value
-    return out
 
 
 def tracker_metadata(download: Mapping[str, Any]) -> dict[str, Any]:

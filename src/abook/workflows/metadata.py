@@ -87,7 +87,8 @@ class MetadataResult:
 
 
 # ----------------------------------------------------------------- pure parts
-def _empty(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
+    """The one rule for an empty field: None, blank text, "[]", or an empty list/dict."""
     if value is None:
         return True
     if isinstance(value, str):
@@ -105,9 +106,14 @@ def empty_fields(book: Mapping[str, Any]) -> list[str]:
         if key == "cover":
             if not value:
                 out.append(key)
-        elif _empty(value):
+        elif is_empty(value):
             out.append(key)
     return out
+
+
+def fill_empty(current: Mapping[str, Any], proposed: Mapping[str, Any]) -> dict[str, Any]:
+    """The PATCH ``metadata`` for the proposed fields that are empty in ``current`` (never overwrite)."""
+    return {k: v for k, v in proposed.items() if not is_empty(v) and is_empty(current.get(k))}
 
 
 def candidate_values(c: Candidate) -> dict[str, Any]:
@@ -135,7 +141,7 @@ def merge(wanted: Iterable[str], verified: Sequence[Candidate]) -> dict[str, tup
     for cand in verified:
         values = candidate_values(cand)
         for key in wanted:
-            if key not in out and not _empty(values.get(key)):
+            if key not in out and not is_empty(values.get(key)):
                 out[key] = (values[key], cand.source)
     return out
 
@@ -270,8 +276,8 @@ class FixMetadata:
         media = item.get("media") or {}
         live = dict(media.get("metadata") or {})
         live["cover"] = media.get("coverPath")
-        patch = {k: v for k, (v, _s) in proposal.items() if k != "cover" and _empty(live.get(k))}
-        cover = proposal.get("cover") if _empty(live.get("cover")) else None
+        patch = {k: v for k, (v, _s) in proposal.items() if k != "cover" and is_empty(live.get(k))}
+        cover = proposal.get("cover") if is_empty(live.get("cover")) else None
         sources = {k: s for k, (_v, s) in proposal.items()}
         changes = [Change(row["id"], title, k, live.get(k), v, sources[k]) for k, v in patch.items()]
         if patch:
