@@ -171,7 +171,7 @@ def doctor_probes(settings: Settings, state: State | None = None) -> list[tuple[
     probes: list[tuple[str, bool, object, str]] = []
 
     def abs_probe() -> tuple[str | None, str]:
-        from .workflows.scan import select_libraries
+        from .library import select_libraries
 
         with make_abs(settings) as client:
             version = str(client.status().get("serverVersion"))  # /status needs no token

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, LockedError
+from .library import BOOK_FIELDS, COMPLETENESS_FIELDS, completeness, decode_row
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -44,21 +45,6 @@ def parse_iso(text: str | None) -> datetime | None:
 
 # The number of steps in migrations.py (a test keeps them equal).
 SCHEMA_VERSION = 2
-
-# Columns of `books` that scan owns (everything except abook's own bookkeeping).
-BOOK_FIELDS = (
-    "library_id", "media_id", "path", "title", "subtitle", "authors", "author_name", "narrators",
-    "series", "series_name", "isbn", "asin", "year", "publisher", "description", "genres", "tags",
-    "language", "abridged", "explicit", "has_cover", "duration", "size", "num_audio_files",
-    "added_at", "updated_at", "completeness", "fingerprint", "is_missing",
-)
-
-# The metadata fields whose presence makes up the completeness figure (and the report's table).
-COMPLETENESS_FIELDS = (
-    "title", "authors", "narrators", "series", "description", "publisher", "year", "genres",
-    "language", "isbn", "asin", "cover",
-)
-
 
 @dataclass
 class Lock:
@@ -389,21 +375,13 @@ class State:
         return out
 
     def books(self, *, include_removed: bool = False) -> list[dict[str, Any]]:
+        """Mirrored books, JSON columns parsed (see :func:`abook.library.decode_row`)."""
         where = "" if include_removed else "WHERE removed_at IS NULL"
-        rows = self.q(f"SELECT * FROM books {where}")
-        for row in rows:
-            for key in ("authors", "narrators", "series", "genres", "tags", "metadata_source"):
-                row[key] = json.loads(row[key]) if row.get(key) else ([] if key != "metadata_source" else {})
-        return rows
+        return [decode_row(row) for row in self.q(f"SELECT * FROM books {where}")]
 
     def book(self, book_id: str) -> dict[str, Any] | None:
         rows = self.q("SELECT * FROM books WHERE id=?", (book_id,))
-        if not rows:
-            return None
-        row = rows[0]
-        for key in ("authors", "narrators", "series", "genres", "tags", "metadata_source"):
-            row[key] = json.loads(row[key]) if row.get(key) else ([] if key != "metadata_source" else {})
-        return row
+        return decode_row(rows[0]) if rows else None
 
     # --------------------------------------------------------------- report
     def library_summary(self, recent_days: int = 7) -> dict[str, Any]:
@@ -577,8 +555,6 @@ class State:
 
     def update_book_fields(self, book_id: str, fields: Mapping[str, Any]) -> None:
         """Mirror fields abook itself just wrote to ABS (the next scan confirms them)."""
-        from .workflows.scan import completeness
-
         values: dict[str, Any] = {}
         for col, value in fields.items():
             if col == "has_cover":

@@ -9,12 +9,12 @@ paged; a 401 is a plain-text ``Unauthorized``; scans are asynchronous and finish
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadResponse
 from ..http import HttpService
+from ..library import AbsAuthor, AbsItem, AbsLibrary, AbsPerson, AbsSeries
 
 if TYPE_CHECKING:
     import httpx
@@ -23,14 +23,73 @@ PAGE_SIZE = 2500
 BATCH_SIZE = 500
 
 
-@dataclass(frozen=True)
-class Library:
-    id: str
-    name: str
-    media_type: str
-    folders: tuple[str, ...] = ()
-    last_scan: int | None = None
-    settings: dict[str, Any] = field(default_factory=dict, compare=False)
+# The record type the rest of abook knows a library by (kept under its old name here).
+Library = AbsLibrary
+
+
+def parse_library(lib: Mapping[str, Any]) -> AbsLibrary:
+    return AbsLibrary(
+        id=str(lib.get("id")),
+        name=str(lib.get("name") or ""),
+        media_type=str(lib.get("mediaType") or "book"),
+        folders=tuple(str(f.get("fullPath")) for f in lib.get("folders") or ()),
+        last_scan=lib.get("lastScan"),
+        settings=dict(lib.get("settings") or {}),
+    )
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def parse_item(item: Mapping[str, Any]) -> AbsItem:
+    """A minified or expanded item record as an :class:`AbsItem`.
+
+    Runs for every item of every scan page (50,000 on a big library): plain lookups only."""
+    media = item.get("media") or {}
+    meta = media.get("metadata") or {}
+    authors = meta.get("authors")
+    series = meta.get("series")
+    narrators = meta.get("narrators")
+    expanded = isinstance(authors, list)
+    return AbsItem(
+        id=str(item.get("id") or ""),
+        library_id=item.get("libraryId"),
+        media_id=media.get("id"),
+        media_type=str(item.get("mediaType") or "book"),
+        path=item.get("path"),
+        rel_path=str(item.get("relPath") or ""),
+        title=meta.get("title"),
+        subtitle=meta.get("subtitle"),
+        author_name=meta.get("authorName"),
+        narrator_name=meta.get("narratorName"),
+        series_name=meta.get("seriesName"),
+        genres=tuple(str(g) for g in meta.get("genres") or () if g),
+        tags=tuple(str(t) for t in media.get("tags") or () if t),
+        published_year=_str(meta.get("publishedYear")),
+        publisher=meta.get("publisher"),
+        description=meta.get("descriptionPlain") or meta.get("description"),
+        isbn=meta.get("isbn"),
+        asin=meta.get("asin"),
+        language=meta.get("language"),
+        explicit=bool(meta.get("explicit")),
+        abridged=bool(meta.get("abridged")),
+        cover_path=media.get("coverPath"),
+        duration=float(media.get("duration") or 0.0),
+        size=int(media.get("size") or item.get("size") or 0),
+        num_audio_files=int(media.get("numAudioFiles") or 0),
+        added_at=item.get("addedAt"),
+        updated_at=item.get("updatedAt"),
+        is_missing=bool(item.get("isMissing")),
+        authors=tuple(
+            AbsPerson(_str(a.get("id")), str(a.get("name") or "")) for a in authors if isinstance(a, dict)
+        ) if expanded else None,
+        narrators=tuple(str(n) for n in narrators if n) if isinstance(narrators, list) else None,
+        series=tuple(
+            AbsSeries(_str(x.get("id")), str(x.get("name") or ""), _str(x.get("sequence")))
+            for x in series if isinstance(x, dict)
+        ) if isinstance(series, list) else None,
+    )
 
 
 class Audiobookshelf:
@@ -93,34 +152,16 @@ class Audiobookshelf:
     # ---------------------------------------------------------- libraries
     def libraries(self) -> list[Library]:
         data = _expect_dict(self.http.get_json("/api/libraries"), "GET /api/libraries")
-        out = []
-        for lib in _expect_list(data.get("libraries"), "GET /api/libraries"):
-            out.append(
-                Library(
-                    id=str(lib.get("id")),
-                    name=str(lib.get("name") or ""),
-                    media_type=str(lib.get("mediaType") or "book"),
-                    folders=tuple(str(f.get("fullPath")) for f in lib.get("folders") or ()),
-                    last_scan=lib.get("lastScan"),
-                    settings=dict(lib.get("settings") or {}),
-                )
-            )
-        return out
+        return [parse_library(lib) for lib in _expect_list(data.get("libraries"), "GET /api/libraries")]
 
     def library(self, library_id: str) -> Library:
-        lib = _expect_dict(self.http.get_json(f"/api/libraries/{library_id}"), "GET /api/libraries/:id")
-        return Library(
-            id=str(lib.get("id")),
-            name=str(lib.get("name") or ""),
-            media_type=str(lib.get("mediaType") or "book"),
-            folders=tuple(str(f.get("fullPath")) for f in lib.get("folders") or ()),
-            last_scan=lib.get("lastScan"),
-            settings=dict(lib.get("settings") or {}),
+        return parse_library(
+            _expect_dict(self.http.get_json(f"/api/libraries/{library_id}"), "GET /api/libraries/:id")
         )
 
     def item_pages(
         self, library_id: str, page_size: int = PAGE_SIZE
-    ) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    ) -> Iterator[tuple[list[AbsItem], int]]:
         """Yield (minified items, total) page by page, sorted by ``addedAt`` for stable paging."""
         page = 0
         seen = 0
@@ -134,13 +175,15 @@ class Audiobookshelf:
             )
             results = _expect_list(data.get("results"), "GET /api/libraries/:id/items")
             total = int(data.get("total") or 0)
-            yield results, total
-            seen += len(results)
-            if not results or len(results) < page_size or seen >= total:
+            items = [parse_item(r) for r in results if isinstance(r, dict)]
+            del data, results
+            yield items, total
+            seen += len(items)
+            if not items or len(items) < page_size or seen >= total:
                 return
             page += 1
 
-    def recent_items(self, library_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    def recent_items(self, library_id: str, limit: int = 200) -> list[AbsItem]:
         """The most recently added items (minified), newest first."""
         data = _expect_dict(
             self.http.get_json(
@@ -149,9 +192,10 @@ class Audiobookshelf:
             ),
             "GET /api/libraries/:id/items",
         )
-        return _expect_list(data.get("results"), "GET /api/libraries/:id/items")
+        return [parse_item(r) for r in _expect_list(data.get("results"), "GET /api/libraries/:id/items")
+                if isinstance(r, dict)]
 
-    def batch_get(self, item_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def batch_get(self, item_ids: Sequence[str]) -> list[AbsItem]:
         """Expanded records for ``item_ids`` (ids ABS no longer has are silently dropped)."""
         if not item_ids:
             return []
@@ -161,19 +205,25 @@ class Audiobookshelf:
             ),
             "POST /api/items/batch/get",
         )
-        return _expect_list(data.get("libraryItems"), "POST /api/items/batch/get")
+        return [parse_item(r) for r in _expect_list(data.get("libraryItems"), "POST /api/items/batch/get")
+                if isinstance(r, dict)]
 
-    def item(self, item_id: str) -> dict[str, Any]:
-        return _expect_dict(
+    def item(self, item_id: str) -> AbsItem:
+        """One item's expanded record."""
+        return parse_item(_expect_dict(
             self.http.get_json(f"/api/items/{item_id}", params={"expanded": 1}), "GET /api/items/:id"
-        )
+        ))
 
-    def authors(self, library_id: str) -> list[dict[str, Any]]:
+    def authors(self, library_id: str) -> list[AbsAuthor]:
         """All authors of a library (without ``limit``+``page`` ABS returns the bare list)."""
         data = _expect_dict(
             self.http.get_json(f"/api/libraries/{library_id}/authors"), "GET /api/libraries/:id/authors"
         )
-        return _expect_list(data.get("authors", data.get("results")), "GET /api/libraries/:id/authors")
+        rows = _expect_list(data.get("authors", data.get("results")), "GET /api/libraries/:id/authors")
+        return [
+            AbsAuthor(str(a["id"]), str(a.get("name") or ""), a.get("asin"), a.get("numBooks"))
+            for a in rows if isinstance(a, dict) and a.get("id")
+        ]
 
     def series(self, library_id: str, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every series of a library, paged (``limit=0`` would return an empty list)."""

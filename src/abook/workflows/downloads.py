@@ -41,6 +41,7 @@ from .metadata import fill_empty
 if TYPE_CHECKING:
     from ..clients.audiobookshelf import Audiobookshelf
     from ..clients.qbittorrent import QBittorrent
+    from ..library import AbsItem
     from ..state import State
     from .grab import Policy
 
@@ -332,7 +333,7 @@ class Downloads:
         rows = self.state.downloads(("completed",))
         if not rows or self.abs_client is None:
             return
-        from .scan import select_libraries
+        from ..library import select_libraries
 
         # Without ABS_LIBRARY every book library is scanned and searched: abook cannot tell which
         # ABS folder its ABS_LIBRARY_PATH (or qBittorrent's save path) is.
@@ -376,8 +377,8 @@ class Downloads:
                 item = _find_item(recent, d, folder)
                 if item is not None:
                     del waiting[dl_id]
-                    self._move(d, "imported", f"ABS item {item['id']}", abs_item_id=item["id"])
-                    self.apply_metadata({**d, "abs_item_id": item["id"]})
+                    self._move(d, "imported", f"ABS item {item.id}", abs_item_id=item.id)
+                    self.apply_metadata({**d, "abs_item_id": item.id})
             if not waiting or time.monotonic() >= deadline:
                 break
             self.sleep(2.0)
@@ -386,7 +387,7 @@ class Downloads:
                 self.state.update_download(d["id"], status_reason="waiting for ABS")
             self.progress.event(f"#{d['id']} {d['title']}: not in ABS yet; looked for again next run")
 
-    def _recent_items(self, library_id: str) -> list[dict[str, Any]]:
+    def _recent_items(self, library_id: str) -> list[AbsItem]:
         assert self.abs_client is not None
         return self.abs_client.recent_items(library_id, limit=200)
 
@@ -395,8 +396,7 @@ class Downloads:
         assert self.abs_client is not None
         full = self.state.get_download(d["id"]) or d
         item_id = d["abs_item_id"]
-        item = self.abs_client.item(item_id)
-        current = (item.get("media") or {}).get("metadata") or {}
+        current = self.abs_client.item(item_id).metadata_values()
         patch = fill_empty(current, tracker_metadata(full))
         if patch:
             self.abs_client.patch_media(item_id, {"metadata": patch})
@@ -444,7 +444,7 @@ def _release_of(d: Mapping[str, Any]) -> Any:
     )
 
 
-def _find_item(items: Iterable[Mapping[str, Any]], d: Mapping[str, Any], folder: Path | None) -> Mapping[str, Any] | None:
+def _find_item(items: Iterable[AbsItem], d: Mapping[str, Any], folder: Path | None) -> AbsItem | None:
     """The ABS item of a download: by the folder abook placed it in; else by the torrent's own
     folder or file name (qBittorrent saved it into the library: compare names only, as qBittorrent
     and ABS often see the same files under different mount points); else by matching."""
@@ -452,14 +452,14 @@ def _find_item(items: Iterable[Mapping[str, Any]], d: Mapping[str, Any], folder:
     if folder is not None:
         want = str(folder).strip("/")
         for item in items:
-            if str(item.get("relPath") or "").strip("/") == want:
+            if item.rel_path.strip("/") == want:
                 return item
     elif d.get("content_path"):
         from pathlib import PurePosixPath
 
         name = PurePosixPath(str(d["content_path"])).name
         for item in items:
-            rel = str(item.get("relPath") or "").strip("/")
+            rel = item.rel_path.strip("/")
             if name and (rel == name or rel.endswith("/" + name)):
                 return item
     from ..matching import compare
@@ -467,12 +467,8 @@ def _find_item(items: Iterable[Mapping[str, Any]], d: Mapping[str, Any], folder:
 
     offered = BookRef(title=d.get("title") or "",
                       authors=tuple(a.strip() for a in (d.get("author") or "").split(",") if a.strip()))
-    best = None
     for item in items:
-        meta = (item.get("media") or {}).get("metadata") or {}
-        have = BookRef(title=meta.get("title") or "",
-                       authors=tuple(a.strip() for a in (meta.get("authorName") or "").split(",") if a.strip()))
+        have = BookRef(title=item.title or "", authors=tuple(a.name for a in item.people()))
         if compare(have, offered).verdict == "same":
-            best = item
-            break
-    return best
+            return item
+    return None

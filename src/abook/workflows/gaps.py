@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AbookError, ConfigError
+from ..library import book_ref
 from ..progress import NullProgress, Progress
 from .grab import Grabber, Policy, build_index, owned_books, queued_books, screen
 
@@ -410,29 +411,11 @@ def choose_release(
 
 
 # ----------------------------------------------------------------- groups from the mirror
-def row_book(row: dict[str, Any]) -> BookRef:
-    """A ``books`` row (as State.books returns it) as a BookRef."""
-    from ..models import BookRef, SeriesRef
-
-    return BookRef(
-        title=row.get("title") or "",
-        subtitle=row.get("subtitle") or "",
-        authors=tuple(a["name"] for a in row.get("authors") or [] if a.get("name")),
-        series=tuple(SeriesRef(s["name"], s.get("sequence")) for s in row.get("series") or [] if s.get("name")),
-        narrators=tuple(row.get("narrators") or ()),
-        asin=row.get("asin") or "",
-        isbn=row.get("isbn") or "",
-        year=row.get("year") or "",
-        language=row.get("language") or "",
-        ref=row.get("id") or "",
-    )
-
-
 def series_groups(rows: Iterable[dict[str, Any]]) -> list[Group]:
     """Every series with at least one owned book (ids as scan keeps them in ``series``)."""
     found: dict[str, dict[str, Any]] = {}
     for row in rows:
-        book = row_book(row)
+        book = book_ref(row)
         for s in row.get("series") or []:
             name = s.get("name")
             if not name:
@@ -455,7 +438,7 @@ def author_groups(rows: Iterable[dict[str, Any]], min_owned: int = 1) -> list[Gr
 
     found: dict[str, dict[str, Any]] = {}
     for row in rows:
-        book = row_book(row)
+        book = book_ref(row)
         authors = [a for a in row.get("authors") or [] if a.get("name")]
         if is_anthology(book.title, [a["name"] for a in authors]):
             continue

@@ -344,25 +344,9 @@ def queued_books(state: State) -> list[BookRef]:
 
 def owned_books(state: State) -> list[BookRef]:
     """The mirrored library as BookRefs."""
-    from ..models import BookRef, SeriesRef
+    from ..library import book_ref
 
-    out = []
-    for row in state.books():
-        out.append(
-            BookRef(
-                title=row["title"] or "",
-                subtitle=row["subtitle"] or "",
-                authors=tuple(a["name"] for a in row["authors"] if a.get("name")),
-                series=tuple(SeriesRef(s["name"], s.get("sequence")) for s in row["series"] if s.get("name")),
-                narrators=tuple(row["narrators"]),
-                asin=row["asin"] or "",
-                isbn=row["isbn"] or "",
-                year=row["year"] or "",
-                language=row["language"] or "",
-                ref=row["id"],
-            )
-        )
-    return out
+    return [book_ref(row) for row in state.books()]
 
 
 def build_index(books: Iterable[BookRef]) -> LibraryIndex:

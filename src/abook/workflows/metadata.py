@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AbookError
+from ..library import book_ref
 from ..progress import NullProgress, Progress
 from ..state import iso, parse_iso
 
@@ -158,22 +159,6 @@ def verify(book: Any, candidates: Iterable[Candidate]) -> Candidate | None:
     return None
 
 
-def book_ref(row: Mapping[str, Any]) -> Any:
-    from ..models import BookRef, SeriesRef
-
-    return BookRef(
-        title=row.get("title") or "",
-        subtitle=row.get("subtitle") or "",
-        authors=tuple(a["name"] for a in row.get("authors") or [] if a.get("name")),
-        series=tuple(SeriesRef(s["name"], s.get("sequence")) for s in row.get("series") or [] if s.get("name")),
-        narrators=tuple(row.get("narrators") or []),
-        asin=row.get("asin") or "",
-        isbn=row.get("isbn") or "",
-        year=row.get("year") or "",
-        ref=row.get("id") or "",
-    )
-
-
 def select_books(
     books: Sequence[Mapping[str, Any]],
     *,
@@ -272,10 +257,7 @@ class FixMetadata:
 
     def _apply(self, row: Mapping[str, Any], title: str, proposal: dict[str, tuple[Any, str]]) -> BookOutcome:
         assert self.abs_client is not None
-        item = self.abs_client.item(row["id"])
-        media = item.get("media") or {}
-        live = dict(media.get("metadata") or {})
-        live["cover"] = media.get("coverPath")
+        live = self.abs_client.item(row["id"]).metadata_values()
         patch = {k: v for k, (v, _s) in proposal.items() if k != "cover" and is_empty(live.get(k))}
         cover = proposal.get("cover") if is_empty(live.get("cover")) else None
         sources = {k: s for k, (_v, s) in proposal.items()}

@@ -9,17 +9,15 @@ renaming an author or series in ABS changes ``authorName``/``seriesName`` withou
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
+from ..library import AbsItem, book_row, fingerprint, select_libraries
 from ..progress import NullProgress, Progress
-from ..state import COMPLETENESS_FIELDS
 
 if TYPE_CHECKING:
-    from ..clients.audiobookshelf import Audiobookshelf, Library
+    from ..clients.audiobookshelf import Audiobookshelf
+    from ..library import AbsLibrary
     from ..state import State
 
 
@@ -58,134 +56,6 @@ class ScanResult:
         return {"books": self.total, "new": self.new, "changed": self.changed, "removed": self.removed}
 
 
-def select_libraries(libraries: Sequence[Library], wanted: str) -> list[Library]:
-    """The book libraries to manage: ``wanted`` by name or id (case-insensitive), or all."""
-    books = [lib for lib in libraries if lib.media_type == "book"]
-    if not wanted:
-        if not books:
-            raise ConfigError("Audiobookshelf has no book library this ABS_TOKEN may see")
-        return books
-    low = wanted.strip().lower()
-    chosen = [lib for lib in books if lib.id == wanted.strip() or lib.name.lower() == low]
-    if not chosen:
-        names = ", ".join(repr(lib.name) for lib in books) or "none"
-        raise ConfigError(f"ABS_LIBRARY={wanted!r} is not a book library on this server; known: {names}")
-    return chosen
-
-
-def fingerprint(item: dict[str, Any]) -> str:
-    """What decides "changed": ``updatedAt`` plus the name strings ABS recomputes on renames.
-
-    ABS bumps ``updatedAt`` on every edit, match and rescan, but renaming an author or a series
-    changes ``authorName``/``seriesName`` without bumping it; ``isMissing`` flips on its own too.
-    Cheap on purpose: it runs for every item of every scan.
-    """
-    meta = (item.get("media") or {}).get("metadata") or {}
-    return (
-        f"{item.get('updatedAt')}|{item.get('isMissing')}|{meta.get('authorName')}|"
-        f"{meta.get('narratorName')}|{meta.get('seriesName')}"
-    )
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _dumps(value: list[Any]) -> str:
-    return _encode(value) if value else "[]"
-
-
-def book_row(
-    item: dict[str, Any],
-    expanded: dict[str, Any] | None,
-    known_series: Iterable[str] = (),
-    fp: str | None = None,
-) -> dict[str, Any]:
-    """One ``books`` row from a minified item, enriched by its expanded record when we have it."""
-    media = item.get("media") or {}
-    meta = dict(media.get("metadata") or {})
-    if expanded:
-        meta.update((expanded.get("media") or {}).get("metadata") or {})
-    if expanded and isinstance(meta.get("authors"), list):
-        authors = [{"id": a.get("id"), "name": a.get("name")} for a in meta["authors"] if isinstance(a, dict)]
-    else:
-        from ..matching import split_names
-
-        authors = [{"id": None, "name": n} for n in split_names(meta.get("authorName") or "")]
-    if expanded and isinstance(meta.get("narrators"), list):
-        narrators = [str(n) for n in meta["narrators"] if n]
-    else:
-        from ..matching import split_names
-
-        narrators = split_names(meta.get("narratorName") or "")
-    if expanded and isinstance(meta.get("series"), list):
-        series = [
-            {"id": s.get("id"), "name": s.get("name"), "sequence": _text(s.get("sequence"))}
-            for s in meta["series"]
-            if isinstance(s, dict)
-        ]
-    else:
-        from ..matching import split_series_name
-
-        series = [
-            {"id": None, "name": s.name, "sequence": s.position}
-            for s in split_series_name(meta.get("seriesName") or "", known_series)
-        ]
-    genres = [str(g) for g in meta.get("genres") or [] if g]
-    row = {
-        "id": item["id"],
-        "library_id": item.get("libraryId"),
-        "media_id": media.get("id"),
-        "path": item.get("path"),
-        "title": _text(meta.get("title")),
-        "subtitle": _text(meta.get("subtitle")),
-        "authors": _dumps(authors),
-        "author_name": _text(meta.get("authorName")) or ", ".join(a["name"] for a in authors if a["name"]),
-        "narrators": _dumps(narrators),
-        "series": _dumps(series),
-        "series_name": _text(meta.get("seriesName")),
-        "isbn": _text(meta.get("isbn")),
-        "asin": _text(meta.get("asin")),
-        "year": _text(meta.get("publishedYear")),
-        "publisher": _text(meta.get("publisher")),
-        "description": _text(meta.get("descriptionPlain") or meta.get("description")),
-        "genres": _dumps(genres),
-        "tags": _dumps(list(media.get("tags") or [])),
-        "language": _text(meta.get("language")),
-        "abridged": 1 if meta.get("abridged") else 0,
-        "explicit": 1 if meta.get("explicit") else 0,
-        "has_cover": 1 if media.get("coverPath") else 0,
-        "duration": float(media.get("duration") or 0.0),
-        "size": int(media.get("size") or item.get("size") or 0),
-        "num_audio_files": int(media.get("numAudioFiles") or 0),
-        "added_at": item.get("addedAt"),
-        "updated_at": item.get("updatedAt"),
-        "fingerprint": fp or fingerprint(item),
-        "is_missing": 1 if item.get("isMissing") else 0,
-    }
-    row["completeness"] = completeness(row)
-    return row
-
-
-def completeness(row: dict[str, Any]) -> float:
-    filled = 0
-    for name in COMPLETENESS_FIELDS:
-        value = row.get("has_cover" if name == "cover" else name)
-        if name in ("authors", "narrators", "series", "genres"):
-            filled += bool(value and value != "[]")
-        elif name == "cover":
-            filled += bool(value)
-        else:
-            filled += bool(value)
-    return round(filled / len(COMPLETENESS_FIELDS), 3)
-
-
 def run(
     abs_client: Audiobookshelf,
     state: State,
@@ -209,7 +79,7 @@ def run(
 def _scan_library(
     abs_client: Audiobookshelf,
     state: State,
-    lib: Library,
+    lib: AbsLibrary,
     dry_run: bool,
     progress: Progress,
     batch_size: int,
@@ -236,33 +106,32 @@ def _scan_library(
             if first:
                 progress.start(f"Scanning {lib.name}", total)
                 first = False
-            todo: list[tuple[dict[str, Any], str]] = []
+            todo: list[tuple[AbsItem, str]] = []
             # The hot loop of every scan (50,000 rounds on a big library): keep it lean.
             seen_add, stored_get = seen.add, stored.get
             for item in page:
-                item_id = item.get("id")
-                if not item_id or item_id in seen or item.get("mediaType", "book") != "book":
+                item_id = item.id
+                if not item_id or item_id in seen or item.media_type != "book":
                     continue
                 seen_add(item_id)
                 old = stored_get(item_id)
                 fp = fingerprint(item)
                 if old is not None and old[0] == fp and old[1] is None:
                     continue
-                title = ((item.get("media") or {}).get("metadata") or {}).get("title") or item_id
-                (out.changed if old is not None and old[1] is None else out.new).append(str(title))
+                (out.changed if old is not None and old[1] is None else out.new).append(str(item.title or item_id))
                 todo.append((item, fp))
             n_items = len(page)
             del page
             if todo and not dry_run:
                 chunks = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-                pending = pool.submit(abs_client.batch_get, [i["id"] for i, _ in chunks[0]])
+                pending = pool.submit(abs_client.batch_get, [i.id for i, _ in chunks[0]])
                 for n, chunk in enumerate(chunks):
                     expanded_list = pending.result()
                     if n + 1 < len(chunks):
-                        pending = pool.submit(abs_client.batch_get, [i["id"] for i, _ in chunks[n + 1]])
-                    expanded = {x.get("id"): x for x in expanded_list}
+                        pending = pool.submit(abs_client.batch_get, [i.id for i, _ in chunks[n + 1]])
+                    expanded = {x.id: x for x in expanded_list}
                     del expanded_list
-                    rows = [book_row(i, expanded.get(i["id"]), known_series, fp) for i, fp in chunk]
+                    rows = [book_row(i.with_expanded(expanded.get(i.id)), known_series, fp) for i, fp in chunk]
                     del expanded
                     state.apply_scan(lib.id, rows, ())
             progress.advance(n_items)
@@ -276,9 +145,8 @@ def _scan_library(
         # Author renames and merges change the books' authorName too, so an unchanged book list
         # means an unchanged author list: no need to fetch it.
         authors = [
-            {"id": a.get("id"), "name": a.get("name"), "asin": a.get("asin"), "num_books": a.get("numBooks")}
+            {"id": a.id, "name": a.name, "asin": a.asin, "num_books": a.num_books}
             for a in abs_client.authors(lib.id)
-            if a.get("id")
         ]
         state.apply_scan(lib.id, (), gone, authors=authors, refresh_series=True)
     progress.done()

@@ -1,0 +1,295 @@
+"""What the library mirror *is*: Audiobookshelf's records, abook's ``books`` rows, and the one
+way a row becomes a :class:`~abook.models.BookRef`.
+
+Pure (no I/O, no SQL). The Audiobookshelf client returns :class:`AbsItem` and :class:`AbsLibrary`
+records, so no workflow ever reads ABS's JSON; ``state.py`` stores the rows :func:`book_row` makes,
+and every workflow that compares owned books with offered ones builds them with :func:`book_ref`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+from .models import BookRef, SeriesRef
+
+# Columns of `books` that scan owns (everything except abook's own bookkeeping).
+BOOK_FIELDS = (
+    "library_id", "media_id", "path", "title", "subtitle", "authors", "author_name", "narrators",
+    "series", "series_name", "isbn", "asin", "year", "publisher", "description", "genres", "tags",
+    "language", "abridged", "explicit", "has_cover", "duration", "size", "num_audio_files",
+    "added_at", "updated_at", "completeness", "fingerprint", "is_missing",
+)
+
+# The metadata fields whose presence makes up the completeness figure (and the report's table).
+COMPLETENESS_FIELDS = (
+    "title", "authors", "narrators", "series", "description", "publisher", "year", "genres",
+    "language", "isbn", "asin", "cover",
+)
+
+# The JSON list columns of a `books` row.
+LIST_COLUMNS = ("authors", "narrators", "series", "genres", "tags")
+
+
+# ------------------------------------------------------------------ Audiobookshelf's records
+@dataclass(frozen=True)
+class AbsLibrary:
+    id: str
+    name: str
+    media_type: str
+    folders: tuple[str, ...] = ()
+    last_scan: int | None = None
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AbsPerson:
+    id: str | None
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AbsSeries:
+    id: str | None
+    name: str
+    sequence: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AbsAuthor:
+    """One author of a library as ABS lists them (``GET /api/libraries/:id/authors``)."""
+
+    id: str
+    name: str
+    asin: str | None = None
+    num_books: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AbsItem:
+    """One library item as Audiobookshelf describes it.
+
+    The list endpoints give the *minified* record: people and series only as ABS's joined
+    strings (``author_name`` "A, B", ``narrator_name``, ``series_name`` "S #1, T #2.5"). An
+    *expanded* record (``batch/get``, ``GET /api/items/:id?expanded=1``) also carries
+    ``authors`` and ``series`` with their ids and ``narrators`` as a list; those are None on a
+    minified one. Text fields keep ABS's None for "not set".
+    """
+
+    id: str
+    library_id: str | None = None
+    media_id: str | None = None
+    media_type: str = "book"
+    path: str | None = None
+    rel_path: str = ""
+    title: str | None = None
+    subtitle: str | None = None
+    author_name: str | None = None
+    narrator_name: str | None = None
+    series_name: str | None = None
+    genres: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    published_year: str | None = None
+    publisher: str | None = None
+    description: str | None = None
+    isbn: str | None = None
+    asin: str | None = None
+    language: str | None = None
+    explicit: bool = False
+    abridged: bool = False
+    cover_path: str | None = None
+    duration: float = 0.0
+    size: int = 0
+    num_audio_files: int = 0
+    added_at: int | None = None
+    updated_at: int | None = None
+    is_missing: bool = False
+    authors: tuple[AbsPerson, ...] | None = None
+    narrators: tuple[str, ...] | None = None
+    series: tuple[AbsSeries, ...] | None = None
+
+    @property
+    def expanded(self) -> bool:
+        return self.authors is not None
+
+    def with_expanded(self, expanded: AbsItem | None) -> AbsItem:
+        """This (minified) record with the metadata of its expanded record laid over it."""
+        if expanded is None:
+            return self
+        from dataclasses import replace
+
+        over = {name: value for name in _METADATA_FIELDS if (value := getattr(expanded, name)) is not None}
+        return replace(self, **over)
+
+    def metadata_values(self) -> dict[str, Any]:
+        """The item's current values under the keys of ABS's ``PATCH /media`` ``metadata`` (and
+        ``cover``), for "fill only what is empty" decisions."""
+        return {
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "description": self.description,
+            "publisher": self.publisher,
+            "publishedYear": self.published_year,
+            "isbn": self.isbn,
+            "asin": self.asin,
+            "genres": list(self.genres),
+            "language": self.language,
+            "narrators": list(self.narrators if self.narrators is not None else split_people(self.narrator_name)),
+            "series": [{"name": s.name, "sequence": s.sequence} for s in self.series_refs()],
+            "authors": [{"name": a.name} for a in self.people()],
+            "cover": self.cover_path,
+        }
+
+    def people(self) -> tuple[AbsPerson, ...]:
+        """The authors: from the expanded record, else split from ``author_name``."""
+        if self.authors is not None:
+            return self.authors
+        return tuple(AbsPerson(None, n) for n in split_people(self.author_name))
+
+    def series_refs(self, known: Iterable[str] = ()) -> tuple[AbsSeries, ...]:
+        """The series: from the expanded record, else parsed from ``series_name``."""
+        if self.series is not None:
+            return self.series
+        from .matching import split_series_name
+
+        return tuple(AbsSeries(None, s.name, s.position) for s in split_series_name(self.series_name or "", known))
+
+
+# The fields an expanded record may add to or correct in a minified one.
+_METADATA_FIELDS = (
+    "title", "subtitle", "author_name", "narrator_name", "series_name", "published_year", "publisher",
+    "description", "isbn", "asin", "language", "authors", "narrators", "series",
+)
+
+
+def split_people(joined: str | None) -> list[str]:
+    """ABS's joined people string ("A, B") as names (see :func:`abook.matching.split_names`)."""
+    if not joined:
+        return []
+    from .matching import split_names
+
+    return split_names(joined)
+
+
+def select_libraries(libraries: Sequence[AbsLibrary], wanted: str) -> list[AbsLibrary]:
+    """The book libraries to manage: ``wanted`` by name or id (case-insensitive), or all."""
+    books = [lib for lib in libraries if lib.media_type == "book"]
+    if not wanted:
+        if not books:
+            raise ConfigError("Audiobookshelf has no book library this ABS_TOKEN may see")
+        return books
+    low = wanted.strip().lower()
+    chosen = [lib for lib in books if lib.id == wanted.strip() or lib.name.lower() == low]
+    if not chosen:
+        names = ", ".join(repr(lib.name) for lib in books) or "none"
+        raise ConfigError(f"ABS_LIBRARY={wanted!r} is not a book library on this server; known: {names}")
+    return chosen
+
+
+# ----------------------------------------------------------------------- the mirror's rows
+def fingerprint(item: AbsItem) -> str:
+    """What decides "changed": ``updatedAt`` plus the name strings ABS recomputes on renames.
+
+    ABS bumps ``updatedAt`` on every edit, match and rescan, but renaming an author or a series
+    changes ``authorName``/``seriesName`` without bumping it; ``isMissing`` flips on its own too.
+    Cheap on purpose: it runs for every item of every scan. (The text is the one earlier versions
+    stored, so an existing state file is not re-read in full.)
+    """
+    return (
+        f"{item.updated_at}|{item.is_missing}|{item.author_name}|{item.narrator_name}|{item.series_name}"
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dumps(value: list[Any]) -> str:
+    return _encode(value) if value else "[]"
+
+
+def book_row(item: AbsItem, known_series: Iterable[str] = (), fp: str | None = None) -> dict[str, Any]:
+    """One ``books`` row from an item (its expanded parts when it has them)."""
+    authors = [{"id": a.id, "name": a.name} for a in item.people()]
+    narrators = list(item.narrators) if item.narrators is not None else split_people(item.narrator_name)
+    series = [{"id": s.id, "name": s.name, "sequence": _text(s.sequence)} for s in item.series_refs(known_series)]
+    row = {
+        "id": item.id,
+        "library_id": item.library_id,
+        "media_id": item.media_id,
+        "path": item.path,
+        "title": _text(item.title),
+        "subtitle": _text(item.subtitle),
+        "authors": _dumps(authors),
+        "author_name": _text(item.author_name) or ", ".join(a["name"] for a in authors if a["name"]),
+        "narrators": _dumps(narrators),
+        "series": _dumps(series),
+        "series_name": _text(item.series_name),
+        "isbn": _text(item.isbn),
+        "asin": _text(item.asin),
+        "year": _text(item.published_year),
+        "publisher": _text(item.publisher),
+        "description": _text(item.description),
+        "genres": _dumps(list(item.genres)),
+        "tags": _dumps(list(item.tags)),
+        "language": _text(item.language),
+        "abridged": 1 if item.abridged else 0,
+        "explicit": 1 if item.explicit else 0,
+        "has_cover": 1 if item.cover_path else 0,
+        "duration": float(item.duration or 0.0),
+        "size": int(item.size or 0),
+        "num_audio_files": int(item.num_audio_files or 0),
+        "added_at": item.added_at,
+        "updated_at": item.updated_at,
+        "fingerprint": fp or fingerprint(item),
+        "is_missing": 1 if item.is_missing else 0,
+    }
+    row["completeness"] = completeness(row)
+    return row
+
+
+def completeness(row: Mapping[str, Any]) -> float:
+    """The share of :data:`COMPLETENESS_FIELDS` a row has filled (0..1)."""
+    filled = 0
+    for name in COMPLETENESS_FIELDS:
+        value = row.get("has_cover" if name == "cover" else name)
+        if name in ("authors", "narrators", "series", "genres"):
+            filled += bool(value and value != "[]")
+        else:
+            filled += bool(value)
+    return round(filled / len(COMPLETENESS_FIELDS), 3)
+
+
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored ``books`` row with its JSON columns parsed (lists, and the field -> source map)."""
+    for key in LIST_COLUMNS:
+        raw = row.get(key)
+        row[key] = json.loads(raw) if raw else []
+    raw = row.get("metadata_source")
+    row["metadata_source"] = json.loads(raw) if raw else {}
+    return row
+
+
+def book_ref(row: Mapping[str, Any]) -> BookRef:
+    """A ``books`` row (as ``State.books`` returns it) as the record matching compares."""
+    return BookRef(
+        title=row.get("title") or "",
+        subtitle=row.get("subtitle") or "",
+        authors=tuple(a["name"] for a in row.get("authors") or [] if a.get("name")),
+        series=tuple(SeriesRef(s["name"], s.get("sequence")) for s in row.get("series") or [] if s.get("name")),
+        narrators=tuple(row.get("narrators") or ()),
+        asin=row.get("asin") or "",
+        isbn=row.get("isbn") or "",
+        year=row.get("year") or "",
+        language=row.get("language") or "",
+        ref=row.get("id") or "",
+    )
