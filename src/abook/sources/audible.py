@@ -11,18 +11,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Unpack
 
-from ..errors import ServiceError
-from ..http import HttpService, Pacer
 from .base import (
     KIND_BOOK,
     KIND_OMNIBUS,
     BibEntry,
     Candidate,
+    Connection,
     SeriesRef,
     Source,
-    SourceUnavailable,
     clean_position,
     dedupe,
     is_upcoming,
@@ -32,9 +30,6 @@ from .base import (
     strip_html,
     year_of,
 )
-
-if TYPE_CHECKING:
-    import httpx
 
 NAME = "audible"
 PRODUCT_GROUPS = (
@@ -49,31 +44,16 @@ _BATCH = 50
 
 class AudibleSource(Source):
     name = NAME
+    # 429/5xx are retried by HttpService (honouring Retry-After) before we give up
+    throttled = "Audible keeps answering 429 Too Many Requests; skipped for this run"
 
     def __init__(
-        self,
-        url: str = "https://api.audible.com",
-        *,
-        num_results: int = 10,
-        max_pages: int = 5,
-        timeout: float = 30.0,
-        retries: int = 3,
-        backoff: float = 1.0,
-        pace: float = 0.0,
-        transport: httpx.BaseTransport | None = None,
+        self, url: str = "https://api.audible.com", *,
+        num_results: int = 10, max_pages: int = 5, **connection: Unpack[Connection],
     ) -> None:
         self.num_results = max(1, min(50, num_results))
         self.max_pages = max(1, max_pages)
-        self.http = HttpService(
-            "Audible",
-            url,
-            setting="AUDIBLE_URL",
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            pacer=Pacer(pace) if pace > 0 else None,
-            transport=transport,
-        )
+        self.http = self.open_http("Audible", url, setting="AUDIBLE_URL", **connection)
 
     # ------------------------------------------------------------------ find
     def find(
@@ -227,9 +207,8 @@ class AudibleSource(Source):
     def _product_json(self, asin: str, groups: str) -> dict[str, Any] | None:
         assert self.http is not None
         path = f"/1.0/catalog/products/{asin}"
-        response = self._request(
-            path, {"response_groups": groups, "image_sizes": "500,1024"}, ok=(400, 404)
-        )
+        params = {"response_groups": groups, "image_sizes": "500,1024"}
+        response = self._request("GET", path, params=params, ok=(400, 404))
         if response.status_code in (400, 404):
             return None  # unknown ASIN in this marketplace (Audible answers 404, sometimes 400)
         data = self.http.decode(response, f"GET {path}")
@@ -240,23 +219,9 @@ class AudibleSource(Source):
 
     def _json(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         assert self.http is not None
-        response = self._request(path, params)
+        response = self._request("GET", path, params=params)
         data = self.http.decode(response, f"GET {path}")
         return data if isinstance(data, dict) else {}
-
-    def _request(self, path: str, params: dict[str, Any], ok: tuple[int, ...] = ()) -> Any:
-        assert self.http is not None
-        try:
-            # 429/5xx are retried by HttpService (honouring Retry-After) before we give up
-            return self.http.request("GET", path, params=params, ok=ok)
-        except ServiceError as exc:
-            if exc.status == 429:
-                raise SourceUnavailable(NAME, _throttled()) from None
-            raise
-
-
-def _throttled() -> str:
-    return "Audible keeps answering 429 Too Many Requests; skipped for this run"
 
 
 def _relationship_order(rel: dict[str, Any]) -> tuple[float, float, str]:

@@ -20,14 +20,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
 
-from ..errors import AbookError
+from ..errors import AbookError, ServiceError
+from ..http import HttpService, Pacer
 from ..models import BookRef, SeriesRef
 
 if TYPE_CHECKING:
-    from ..http import HttpService
+    import httpx
 
 # Kinds of works in a bibliography. "book" is a main-line entry; a fractional position marks a
 # novella/short work between books; a range ("1-3") or a box set is an omnibus; an entry without a
@@ -123,12 +124,80 @@ class BibEntry:
         )
 
 
+class Connection(TypedDict, total=False):
+    """How a source reaches its service: the keywords every source's constructor takes.
+
+    ``build_sources`` passes the HTTP_* settings and a pace for remote services; a key left out
+    takes :meth:`Source.open_http`'s default."""
+
+    timeout: float
+    retries: int
+    backoff: float
+    pace: float  # seconds between requests; 0 for no pacing
+    transport: httpx.BaseTransport | None
+
+
 class Source(ABC):
     """A metadata source. ``series_books``/``author_books`` return None when it cannot list them."""
 
     name: str = ""
-    #: the service's HTTP session; set by subclasses so ``close`` can release it
+    #: the service's HTTP session, from :meth:`open_http`; ``close`` releases it
     http: HttpService | None = None
+    #: the reason :meth:`_request` gives for skipping the source when the service still answers
+    #: one of ``throttled_statuses`` after HttpService's retries ("{status}" is filled in);
+    #: "" keeps the ServiceError
+    throttled: str = ""
+    throttled_statuses: tuple[int, ...] = (429,)
+
+    def open_http(
+        self,
+        service: str,
+        url: str,
+        *,
+        setting: str,
+        headers: dict[str, str] | None = None,
+        secrets: Sequence[str] = (),
+        auth_hint: str = "",
+        follow_redirects: bool = False,
+        pace_spread: float = 1.0,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        pace: float = 0.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> HttpService:
+        """The HttpService every source talks through, built one way for all of them.
+
+        A source passes what is its own (``service`` and its URL ``setting`` for messages,
+        headers, secrets, hints, redirects) and the :class:`Connection` keywords its constructor
+        was given. A ``pace`` above 0 keeps that many seconds between requests, jittered up to
+        ``pace * pace_spread``."""
+        return HttpService(
+            service,
+            url,
+            setting=setting,
+            headers=headers,
+            secrets=secrets,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            pacer=Pacer(pace, pace * pace_spread) if pace > 0 else None,
+            auth_hint=auth_hint,
+            transport=transport,
+            follow_redirects=follow_redirects,
+        )
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """``self.http.request``, but a throttling answer that outlasts HttpService's retries
+        (429 with Retry-After honoured, ...) ends the source for the run: see ``throttled``."""
+        assert self.http is not None
+        try:
+            return self.http.request(method, path, **kwargs)
+        except ServiceError as exc:
+            if self.throttled and exc.status in self.throttled_statuses:
+                reason = self.throttled.format(status=exc.status)
+                raise SourceUnavailable(self.name, reason) from None
+            raise
 
     @abstractmethod
     def find(

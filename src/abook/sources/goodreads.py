@@ -20,16 +20,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import ServiceError
-from ..http import HttpService, Pacer
 from .base import (
     KIND_BOOK,
     KIND_OMNIBUS,
     BibEntry,
     Candidate,
+    Connection,
     SeriesRef,
     Source,
     SourceUnavailable,
@@ -57,33 +57,25 @@ _EBOOK_FORMATS = ("kindle", "ebook", "nook", "epub")
 
 class GoodreadsSource(Source):
     name = NAME
+    # throttling, as Goodreads showed before the WAF: the rest of the run would fare no better
+    throttled = "Goodreads is throttling (HTTP {status}); skipped for this run"
+    throttled_statuses = (429, 503)
 
     def __init__(
-        self,
-        url: str = "https://www.goodreads.com",
-        *,
-        detail_limit: int = 3,
-        max_pages: int = 5,
-        timeout: float = 30.0,
-        retries: int = 3,
-        backoff: float = 1.0,
-        pace: float = 0.0,
-        transport: httpx.BaseTransport | None = None,
+        self, url: str = "https://www.goodreads.com", *,
+        detail_limit: int = 3, max_pages: int = 5, **connection: Unpack[Connection],
     ) -> None:
         self.base_url = url.rstrip("/")
         self.detail_limit = max(0, detail_limit)
         self.max_pages = max(1, max_pages)
-        self.http = HttpService(
+        self.http = self.open_http(
             "Goodreads",
             url,
             setting="GOODREADS_URL",
             headers={"Accept": "text/html,application/xhtml+xml", "Accept-Language": "en"},
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            pacer=Pacer(pace, pace * 2) if pace > 0 else None,
-            transport=transport,
             follow_redirects=True,
+            pace_spread=2.0,  # a scraped site: each wait 1-2 times the pace, never a steady beat
+            **connection,
         )
 
     # ------------------------------------------------------------------ find
@@ -203,17 +195,7 @@ class GoodreadsSource(Source):
     def _get(
         self, path: str, *, params: dict[str, Any] | None = None, missing_ok: bool = False
     ) -> Any:
-        assert self.http is not None
-        try:
-            response = self.http.request("GET", path, params=params, ok=(202, 403, 404))
-        except ServiceError as exc:
-            if exc.status in (429, 503):
-                # throttling, as Goodreads showed before the WAF: the rest of the run would fare
-                # no better
-                raise SourceUnavailable(
-                    NAME, f"Goodreads is throttling (HTTP {exc.status}); skipped for this run"
-                ) from None
-            raise
+        response = self._request("GET", path, params=params, ok=(202, 403, 404))
         if is_waf_challenge(response):
             raise SourceUnavailable(NAME, WAF_REASON)
         if response.status_code == 403:

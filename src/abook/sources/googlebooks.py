@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from ..errors import ServiceError
-from ..http import HttpService, Pacer
 from .base import (
     Candidate,
+    Connection,
     Source,
     SourceUnavailable,
     dedupe,
@@ -39,30 +39,18 @@ class GoogleBooksSource(Source):
     name = NAME
 
     def __init__(
-        self,
-        url: str = "https://www.googleapis.com/books/v1",
-        api_key: str = "",
-        *,
-        max_results: int = 10,
-        timeout: float = 30.0,
-        retries: int = 3,
-        backoff: float = 1.0,
-        pace: float = 0.0,
-        transport: httpx.BaseTransport | None = None,
+        self, url: str = "https://www.googleapis.com/books/v1", api_key: str = "", *,
+        max_results: int = 10, **connection: Unpack[Connection],
     ) -> None:
         self.api_key = api_key
         self.max_results = max(1, min(40, max_results))
-        self.http = HttpService(
+        self.http = self.open_http(
             "Google Books",
             url,
             setting="GOOGLE_BOOKS_URL",
             secrets=[api_key] if api_key else [],
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            pacer=Pacer(pace) if pace > 0 else None,
             auth_hint="Google Books refused the request: check GOOGLE_BOOKS_API_KEY",
-            transport=transport,
+            **connection,
         )
 
     # ------------------------------------------------------------------ API

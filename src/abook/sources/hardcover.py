@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import urlsplit
 
-from ..errors import BadResponse, ServiceError
-from ..http import HttpService, Pacer
+from ..errors import BadResponse
 from .base import (
     KIND_BOOK,
     KIND_OMNIBUS,
     BibEntry,
     Candidate,
+    Connection,
     SeriesRef,
     Source,
     SourceUnavailable,
@@ -108,19 +108,12 @@ _AUTHOR_ROLES = {"", "author", "writer", "co-author"}
 
 class HardcoverSource(Source):
     name = NAME
+    # still limited after HttpService's Retry-After waits
+    throttled = "Hardcover rate limit reached (60 requests/minute); skipped for this run"
 
     def __init__(
-        self,
-        url: str = "https://api.hardcover.app/v1/graphql",
-        token: str = "",
-        *,
-        per_page: int = 10,
-        max_author_pages: int = 5,
-        timeout: float = 30.0,
-        retries: int = 3,
-        backoff: float = 1.0,
-        pace: float = 0.0,
-        transport: httpx.BaseTransport | None = None,
+        self, url: str = "https://api.hardcover.app/v1/graphql", token: str = "", *,
+        per_page: int = 10, max_author_pages: int = 5, **connection: Unpack[Connection],
     ) -> None:
         token = token.strip()
         # The token page shows it as "Bearer ey…"; accept it with or without the prefix.
@@ -129,18 +122,14 @@ class HardcoverSource(Source):
         self.path = parts.path or "/"
         self.per_page = max(1, min(25, per_page))
         self.max_author_pages = max(1, max_author_pages)
-        self.http = HttpService(
+        self.http = self.open_http(
             "Hardcover",
             f"{parts.scheme}://{parts.netloc}",
             setting="HARDCOVER_URL",
             headers={"authorization": f"Bearer {bare}", "content-type": "application/json"},
             secrets=[bare],
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            pacer=Pacer(pace) if pace > 0 else None,
             auth_hint="Hardcover refused HARDCOVER_TOKEN",
-            transport=transport,
+            **connection,
         )
 
     # ------------------------------------------------------------------ find
@@ -229,17 +218,10 @@ class HardcoverSource(Source):
         assert self.http is not None
         where = "POST graphql"
         # A read-only query is safe to resend, so it gets HttpService's retries.
-        try:
-            response = self.http.request(
-                "POST", self.path, json={"query": query, "variables": variables},
-                idempotent=True, ok=(401, 403),
-            )
-        except ServiceError as exc:
-            if exc.status == 429:  # still limited after HttpService's Retry-After waits
-                raise SourceUnavailable(
-                    NAME, "Hardcover rate limit reached (60 requests/minute); skipped for this run"
-                ) from None
-            raise
+        response = self._request(
+            "POST", self.path, json={"query": query, "variables": variables},
+            idempotent=True, ok=(401, 403),
+        )
         status = response.status_code
         if status in (401, 403):
             reason = _error_text(response) or f"HTTP {status}"
