@@ -77,10 +77,10 @@ def scan(
 
     with command_run(_g(ctx), "scan", {"library": library}, dry_run=dry_run,
                      overrides={"ABS_LIBRARY": library}) as run:
-        result = wf.run(run.abs(), run.state, library=run.settings.abs_library,
+        result = wf.run(run.services.abs(), run.state, library=run.settings.abs_library,
                         dry_run=dry_run, progress=run.progress())
-        run.counts = result.counts()
         render.scan(result)
+        run.conclude(result)
 
 
 @app.command()
@@ -105,33 +105,22 @@ def top10(
       abook top10 --genre Fantasy --count 5 --days 7
     """
     from . import render
-    from .services import make_qbt, make_search
-    from .state import utcnow
+    from .times import utcnow
     from .workflows import top10 as wf
-    from .workflows.grab import Policy
-    from .workflows.ratio import make_guard
 
     overrides = {"TOP10_GENRES": tuple(genre) if genre else None, "TOP10_COUNT": count,
                  "TOP10_DAYS": days, "SEARCH_SOURCE": source}
     with command_run(_g(ctx), "top10", {"genre": genre, "count": count, "days": days, "source": source},
                      overrides=overrides, dry_run=dry_run) as run:
         st = run.settings
-        st.require("TOP10_GENRES", "TOP10_COUNT", "TOP10_DAYS", "SEARCH_SOURCE", "MAX_ACTIVE_DOWNLOADS",
-                   "LANGUAGES")
-        search = run.keep(make_search(st, run.state, source))
-        qbt = run.keep(make_qbt(st))
+        st.require("TOP10_GENRES", "TOP10_COUNT", "TOP10_DAYS", "SEARCH_SOURCE")
         result = wf.run(
-            run.state, search, qbt, Policy.from_settings(st),
+            run.state, run.services.acquisition(source, dry_run=dry_run),
             genres=list(st.top10_genres), count=st.top10_count, days=st.top10_days, now=utcnow(),
-            dry_run=dry_run, task_id=run.task_id, guard=make_guard(st, run.state, search, qbt, dry_run),
-            progress=run.progress(),
+            dry_run=dry_run, task_id=run.task_id, progress=run.progress(),
         )
-        run.counts = result.counts()
         render.top10(result)
-        if run.counts["failed"]:
-            from .errors import PartialFailure
-
-            raise PartialFailure(f"{run.counts['failed']} torrents could not be fetched (see above)")
+        run.conclude(result)
 
 
 @app.command()
@@ -155,29 +144,20 @@ def downloads(
       abook downloads --retry 42
     """
     from . import render
-    from .errors import PartialFailure
-    from .services import make_fetcher, make_qbt
-    from .state import utcnow
+    from .acquisition import Policy
+    from .times import utcnow
     from .workflows import downloads as wf
-    from .workflows.grab import Policy
-    from .workflows.ratio import make_download_guard
 
     with command_run(_g(ctx), "downloads", {"retry": retry}, dry_run=dry_run) as run:
-        st = run.settings
+        st, svc = run.settings, run.services
         st.require("MAX_ACTIVE_DOWNLOADS", "DOWNLOAD_RETRIES", "STALL_HOURS", "ABS_SCAN_TIMEOUT")
-        if retry is not None:
-            wf.reset_failed(run.state, retry, dry_run=dry_run)
-        qbt = run.keep(make_qbt(st))
-        abs_client = run.abs() if st.configured("ABS_URL") else None
-        result = wf.Downloads(
-            run.state, qbt, abs_client, Policy.from_settings(st), wf.Options.from_settings(st), now=utcnow,
-            dry_run=dry_run, task_id=run.task_id, guard=make_download_guard(st, run.state, dry_run),
-            fetch=make_fetcher(st, run.state), progress=run.progress(),
-        ).run()
-        run.counts = result.counts()
+        result = wf.run(
+            run.state, svc.qbt(), svc.abs() if st.configured("ABS_URL") else None, Policy.from_settings(st),
+            wf.Options.from_settings(st), now=utcnow, dry_run=dry_run, task_id=run.task_id,
+            guard=svc.download_guard(dry_run=dry_run), fetch=svc.fetcher(), progress=run.progress(), retry=retry,
+        )
         render.downloads(result)
-        if result.failed:
-            raise PartialFailure(f"{len(result.failed)} downloads failed permanently (see abook report)")
+        run.conclude(result)
 
 
 @app.command("fix-metadata")
@@ -205,34 +185,24 @@ def fix_metadata(
 
       abook fix-metadata --item 8255aa41-7711-435c-8a03-c68b8e98170b --force
     """
-    from datetime import timedelta
-
     from . import render
-    from .errors import PartialFailure
-    from .sources import build_sources
-    from .state import utcnow
+    from .times import utcnow
     from .workflows import metadata as wf
-    from .workflows.report import parse_since
 
     mode = "all" if all_books else "new" if new else "default"
     with command_run(_g(ctx), "fix-metadata", {"mode": mode, "since": since, "item": item, "force": force,
-                     "max": limit}, dry_run=dry_run, overrides={"METADATA_DAILY_MAX": limit}) as run:
-        st = run.settings
+                     "max": limit}, dry_run=dry_run) as run:
+        st, svc = run.settings, run.services
         st.require("METADATA_SOURCES", "METADATA_DAILY_MAX", "METADATA_RETRIES", "METADATA_RECHECK_DAYS")
-        rows = wf.select_books(
-            run.state.books(), now=utcnow(), mode=mode, since=timedelta(days=parse_since(since)), item=item,
-            recheck_days=st.metadata_recheck_days, force=force or bool(item),
-            limit=0 if (all_books and limit is None) else st.metadata_daily_max,
+        selection = wf.Selection.from_options(
+            new=new, all_books=all_books, since=since, item=item, force=force, limit=limit,
+            daily_max=st.metadata_daily_max, recheck_days=st.metadata_recheck_days,
         )
-        sources = [run.keep(s) for s in build_sources(st.metadata_sources, st)] if rows else []
-        abs_client = run.abs() if rows and not dry_run else None
-        result = wf.FixMetadata(run.state, abs_client, sources, now=utcnow, retries=st.metadata_retries,
-                                dry_run=dry_run, task_id=run.task_id, progress=run.progress(),
-                                backoff=st.http_backoff).run(rows)
-        run.counts = result.counts()
+        result = wf.run(run.state, selection, sources=lambda: svc.sources(st.metadata_sources), abs_client=svc.abs,
+                        now=utcnow, retries=st.metadata_retries, backoff=st.http_backoff, dry_run=dry_run,
+                        task_id=run.task_id, progress=run.progress())
         render.metadata(result)
-        if result.counts().get("failed"):
-            raise PartialFailure(f"{result.counts()['failed']} books failed (see abook report)")
+        run.conclude(result)
 
 
 @app.command()
@@ -249,22 +219,15 @@ def doctor(ctx: typer.Context, as_json: AsJson = False) -> None:
     """
     from . import render
     from .config import file_warnings
-    from .errors import ServiceError
-    from .services import doctor_probes
     from .workflows import doctor as wf
 
     with command_run(_g(ctx), "doctor", {}, lock=False) as run:
-        checks = wf.run(doctor_probes(run.settings, run.state))
-        if not any(c.configured for c in checks):
-            from .errors import ConfigError
-
-            raise ConfigError("no service is configured: copy .env.example to .env and set at least "
-                              "ABS_URL and ABS_TOKEN (see README, Configuration)")
-        run.counts = {"ok": sum(c.ok for c in checks if c.configured), "failed": sum(not c.ok for c in checks)}
-        render.doctor(checks, as_json, file_warnings(run.settings))
-        failed = [c.service for c in checks if not c.ok]
-        if failed:
-            raise ServiceError(f"{', '.join(failed)} failed the check: {checks[[c.service for c in checks].index(failed[0])].detail}")
+        st = run.settings
+        result = wf.run(run.services.connectors(), library=st.abs_library, category=st.qb_category,
+                        warnings=file_warnings(st))
+        if any(c.configured for c in result.checks):
+            render.doctor(result, as_json)
+        run.conclude(result)
 
 
 @app.command()
@@ -285,8 +248,8 @@ def report(
     from .workflows import report as wf
 
     with command_run(_g(ctx), "report", {"since": since}, lock=False) as run:
-        data = wf.build(run.state, since_days=wf.parse_since(since), book_value=run.settings.book_value)
-        render.report(data, as_json)
+        result = wf.run(run.state, since=since, book_value=run.settings.book_value)
+        render.report(result.data, as_json)
 
 
 @app.command("ratio-check")
@@ -314,9 +277,7 @@ def ratio_check(
       abook ratio-check --buy-vip --json
     """
     from . import render
-    from .errors import HeldError, ServiceError
-    from .services import make_mam, make_qbt
-    from .state import utcnow
+    from .times import utcnow
     from .workflows import ratio as wf
 
     overrides = {"AUTO_BUY_VIP": True if buy_vip else None, "AUTO_BUY_UPLOAD_GB": buy_upload}
@@ -325,16 +286,12 @@ def ratio_check(
         st = run.settings
         st.require("RATIO_FLOOR", "RATIO_RESUME", "UNSAT_MARGIN", "SEED_MIN_HOURS", "VIP_WARN_DAYS",
                    "AUTO_BUY_VIP", "AUTO_BUY_UPLOAD_GB")
-        mam = run.keep(make_mam(st, run.state))
-        qbt = run.keep(make_qbt(st)) if st.configured("QB_URL") else None
-        result = wf.ratio_check(run.state, mam, qbt, wf.CheckOptions.from_settings(st), now=utcnow(),
-                                dry_run=dry_run, task_id=run.task_id, progress=run.progress())
-        run.counts = result.counts()
+        svc = run.services
+        result = wf.run(run.state, svc.mam(), svc.qbt() if st.configured("QB_URL") else None,
+                        wf.CheckOptions.from_settings(st), now=utcnow(), dry_run=dry_run, task_id=run.task_id,
+                        progress=run.progress())
         render.ratio_check(result, as_json)
-        if result.qbt_error:
-            raise ServiceError(f"qBittorrent: {result.qbt_error}")
-        if result.held:
-            raise HeldError(f"ratio hold is on: {result.hold}")
+        run.conclude(result)
 
 
 MaxGaps = Annotated[int | None, typer.Option("--max", min=0, metavar="N",
@@ -347,38 +304,27 @@ def _fill(ctx: typer.Context, kind: str, dry_run: bool, limit: int | None, inclu
           series: str | None = None, author: str | None = None) -> None:
     """fill-series / fill-authors: options -> gaps.run -> render (the two differ only in ``kind``)."""
     from . import render
-    from .errors import HeldError, PartialFailure
-    from .services import make_qbt, make_search
-    from .sources import build_sources
-    from .state import utcnow
+    from .bibliography import SERIES_GAP
+    from .times import utcnow
     from .workflows import gaps as wf
-    from .workflows.grab import Policy
-    from .workflows.ratio import make_guard
 
-    command = "fill-series" if kind == wf.SERIES_GAP else "fill-authors"
+    command = "fill-series" if kind == SERIES_GAP else "fill-authors"
     args = {"series": series, "author": author, "max": limit, "include_novellas": include_novellas}
     with command_run(_g(ctx), command, args, dry_run=dry_run,
                      overrides={"GAP_MAX_DOWNLOADS_PER_RUN": limit}) as run:
-        st = run.settings
-        st.require("BIBLIOGRAPHY_SOURCES", "GAP_MAX_DOWNLOADS_PER_RUN", "GAP_RETRY_DAYS", "AUTHOR_MIN_OWNED",
-                   "MAX_ACTIVE_DOWNLOADS", "LANGUAGES")
-        sources = [run.keep(s) for s in build_sources(st.bibliography_sources, st)]
+        st, svc = run.settings, run.services
+        st.require("BIBLIOGRAPHY_SOURCES", "GAP_MAX_DOWNLOADS_PER_RUN", "GAP_RETRY_DAYS", "AUTHOR_MIN_OWNED")
+        sources = svc.sources(st.bibliography_sources)
         wants_fetch = st.gap_max_downloads_per_run > 0  # --max 0: find the gaps, no tracker needed
-        search = run.keep(make_search(st, run.state)) if wants_fetch else None
-        qbt = run.keep(make_qbt(st)) if wants_fetch and not dry_run else None
+        acq = svc.acquisition(dry_run=dry_run, qbt=not dry_run) if wants_fetch else None
         result = wf.run(
-            run.state, sources, search, qbt, Policy.from_settings(st), kind=kind, now=utcnow(),
+            run.state, sources, acq, kind=kind, now=utcnow(),
             limit=st.gap_max_downloads_per_run, retry_days=st.gap_retry_days,
             author_min_owned=st.author_min_owned, include_novellas=include_novellas, series=series,
             author=author, dry_run=dry_run, task_id=run.task_id, progress=run.progress(),
-            guard=make_guard(st, run.state, search, qbt, dry_run) if search is not None else None,
         )
-        run.counts = result.counts()
         render.gaps(result)
-        if result.held:
-            raise HeldError(result.held)
-        if run.counts["failed"]:
-            raise PartialFailure(f"{run.counts['failed']} torrents could not be fetched (see above)")
+        run.conclude(result)
 
 
 @app.command("fill-series")
@@ -402,7 +348,7 @@ def fill_series(
 
       abook fill-series --series "The Expanse" --max 3
     """
-    from .workflows.gaps import SERIES_GAP
+    from .bibliography import SERIES_GAP
 
     _fill(ctx, SERIES_GAP, dry_run, limit, include_novellas, series=series)
 
@@ -426,7 +372,7 @@ def fill_authors(
 
       abook fill-authors --author "Andy Weir" --max 2
     """
-    from .workflows.gaps import AUTHOR_GAP
+    from .bibliography import AUTHOR_GAP
 
     _fill(ctx, AUTHOR_GAP, dry_run, limit, include_novellas, author=author)
 
@@ -450,10 +396,10 @@ def missing(
       abook missing --series "The Expanse" --json
     """
     from . import render
-    from .workflows import gaps as wf
+    from .workflows import missing as wf
 
     with command_run(_g(ctx), "missing", {"series": series, "author": author}, lock=False, record=False) as run:
-        result = wf.missing_list(run.state, series=series, author=author)
+        result = wf.run(run.state, series=series, author=author)
         render.missing(result, as_json)
 
 
@@ -481,21 +427,15 @@ def search(
       abook search "The Way of Kings" --queue 123456
     """
     from . import render
-    from .services import make_qbt, make_search
     from .workflows import lookup as wf
-    from .workflows.grab import Policy
-    from .workflows.ratio import make_guard
 
     with command_run(_g(ctx), "search", {"query": query, "author": author, "queue": queue},
                      overrides={"SEARCH_SOURCE": source}, dry_run=dry_run, lock=queue is not None,
                      record=queue is not None) as run:
-        st = run.settings
-        st.require("SEARCH_SOURCE", "LANGUAGES")
-        finder = run.keep(make_search(st, run.state, source))
-        qbt = run.keep(make_qbt(st)) if queue is not None and not dry_run else None
-        guard = make_guard(st, run.state, finder, qbt, dry_run) if queue is not None else None
-        result = wf.run(run.state, finder, qbt, Policy.from_settings(st), query=query, author=author,
-                        queue=queue, force=force, dry_run=dry_run, task_id=run.task_id, guard=guard)
+        run.settings.require("SEARCH_SOURCE")
+        acq = run.services.acquisition(source, dry_run=dry_run or queue is None, qbt=queue is not None and not dry_run)
+        result = wf.run(run.state, acq, query=query, author=author, queue=queue, force=force, dry_run=dry_run,
+                        task_id=run.task_id)
         render.lookup(result, as_json)
 
 

@@ -1,9 +1,89 @@
-"""Small records shared by clients, matching and workflows."""
+"""Small records shared by clients, matching and workflows, and the statuses abook stores.
+
+The statuses are ``StrEnum``s: each member *is* its stored string (``DownloadStatus.DONE ==
+"done"``), so the state file keeps the values it always had and SQL can compare with them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class DownloadStatus(StrEnum):
+    """``downloads.status``: the life of one grab."""
+
+    PENDING = "pending"  # recorded; not in qBittorrent yet (guard, MAX_ACTIVE_DOWNLOADS, or a crash)
+    QUEUED = "queued"  # added to qBittorrent and confirmed by hash
+    DOWNLOADING = "downloading"
+    COMPLETED = "completed"  # all bytes there; not imported yet
+    IMPORTED = "imported"  # ABS has the item; its empty fields not filled yet
+    DONE = "done"
+    FAILED = "failed"  # gave up after DOWNLOAD_RETRIES (a failed_attempts row says why)
+
+
+#: downloads that still hold a place in qBittorrent's queue (or wait for one)
+UNFINISHED = (DownloadStatus.PENDING, DownloadStatus.QUEUED, DownloadStatus.DOWNLOADING)
+#: every download that is, or will be, a book in the library
+LIVE = (*UNFINISHED, DownloadStatus.COMPLETED, DownloadStatus.IMPORTED, DownloadStatus.DONE)
+#: downloads that reached the library
+ARRIVED = (DownloadStatus.IMPORTED, DownloadStatus.DONE)
+
+
+class Judgement(StrEnum):
+    """What :func:`abook.workflows.grab.judge` says of one release."""
+
+    NEW = "new"  # not owned, not queued, acceptable: may be grabbed
+    QUEUED = "queued"  # abook has this torrent, or the same book, already
+    OWNED = "owned"
+    NEAR_MISS = "near_miss"  # close to an owned book: reported, never grabbed
+    UNWANTED = "unwanted"  # not an audiobook, wrong language / edition, snatched or failed before
+    DIFFERENT = "different"  # not the book that was asked for (gap commands)
+
+
+class Decision(StrEnum):
+    """What an acquisition run did with one candidate (``top10_runs.decision``, fetch decisions)."""
+
+    QUEUED = "queued"  # in qBittorrent
+    PENDING = "pending"  # recorded; `abook downloads` submits it
+    HELD = "held"  # recorded; the guard refused it for now
+    WOULD_QUEUE = "would_queue"  # dry run
+    COUNTED = "counted"  # top10: taken for this genre by an earlier run
+    SKIPPED = "skipped"
+    NEAR_MISS = "near_miss"
+    FAILED = "failed"  # the tracker sent no torrent
+    ALREADY = "already"  # gap commands: the book is already on its way
+    NOT_FOUND = "not_found"  # gap commands: no acceptable torrent
+
+
+#: decisions that took a release (a downloads row exists for it)
+TAKEN = (Decision.QUEUED, Decision.PENDING, Decision.WOULD_QUEUE)
+
+
+class MissingStatus(StrEnum):
+    """``missing_books.status``: where a book a series or author lacks stands."""
+
+    WANTED = "wanted"
+    QUEUED = "queued"
+    DOWNLOADING = "downloading"
+    IN_LIBRARY = "in_library"
+    NOT_FOUND = "not_found"
+    IGNORED = "ignored"
+
+
+class TaskStatus(StrEnum):
+    """``tasks.status``: how a run ended."""
+
+    RUNNING = "running"
+    OK = "ok"
+    DRY_RUN = "dry_run"
+    PARTIAL = "partial"  # exit 1: finished, some items failed
+    FAILED = "failed"
+    HELD = "held"  # exit 4
+    LOCKED = "locked"  # exit 75 (not recorded: the run did nothing)
+    INTERRUPTED = "interrupted"  # Ctrl-C
+    KILLED = "killed"  # found dead by a later run
 
 
 @dataclass(frozen=True)
@@ -66,4 +146,47 @@ class Release:
             narrators=self.narrators,
             language=self.language,
             ref=f"{self.source}:{self.torrent_id}",
+        )
+
+
+# Kinds of works in a bibliography. "book" is a main-line entry; a fractional position marks a
+# novella/short work between books; a range ("1-3") or a box set is an omnibus; an entry without a
+# number is a companion (guides, anthologies, side stories).
+KIND_BOOK = "book"
+KIND_NOVELLA = "novella"
+KIND_OMNIBUS = "omnibus"
+KIND_COMPANION = "companion"
+
+
+@dataclass(frozen=True)
+class BibEntry:
+    """One work in a series or an author's catalogue, as a bibliography source lists it."""
+
+    title: str
+    authors: tuple[str, ...] = ()
+    position: str | None = None  # "1", "2.5", "1-3"; None when the source gives no number
+    asin: str = ""
+    isbn: str = ""
+    year: str = ""
+    is_audiobook: bool | None = None  # True: an audio edition exists; None: the source cannot say
+    kind: str = ""  # KIND_* when known
+    series: tuple[SeriesRef, ...] = ()  # the series the work belongs to (author lists)
+    narrators: tuple[str, ...] = ()
+    abridged: bool | None = None
+    release_date: str = ""  # ISO date when the source has one
+    upcoming: bool | None = None  # announced but not yet released
+    source: str = ""
+    source_id: str = ""
+
+    def book(self) -> BookRef:
+        return BookRef(
+            title=self.title,
+            authors=self.authors,
+            series=self.series,
+            narrators=self.narrators,
+            asin=self.asin,
+            isbn=self.isbn,
+            year=self.year,
+            abridged=self.abridged,
+            ref=f"{self.source}:{self.source_id}" if self.source else "",
         )

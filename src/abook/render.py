@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .progress import Progress
-    from .workflows.doctor import ServiceCheck
+    from .workflows.doctor import DoctorResult
     from .workflows.scan import ScanResult
 
 log = logging.getLogger("abook")
@@ -158,7 +158,8 @@ def scan(result: ScanResult, show: int = 20) -> None:
         echo(f"{prefix}total: +{result.new} new, ~{result.changed} changed, -{result.removed} removed")
 
 
-def doctor(checks: Sequence[ServiceCheck], as_json: bool, warnings: Sequence[str] = ()) -> None:
+def doctor(result: DoctorResult, as_json: bool) -> None:
+    checks, warnings = result.checks, result.warnings
     if as_json:
         print_json({"schema": 1, "services": [c.as_dict() for c in checks], "warnings": list(warnings)})
         return

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import EXIT_OK, AbookError, PartialFailure
+from .models import TaskStatus
 
 if TYPE_CHECKING:
-    from .clients.audiobookshelf import Audiobookshelf
     from .config import Settings
     from .progress import Progress
+    from .services import Services
     from .state import State
 
 log = logging.getLogger("abook")
@@ -44,34 +45,34 @@ class Run:
     state: State | None = None
     task_id: int | None = None
     counts: dict[str, Any] = field(default_factory=dict)
-    status: str = "ok"
+    status: str = TaskStatus.OK
     dry_run: bool = False
-    _closers: list[Any] = field(default_factory=list)
+    _services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        """This run's connections (built on first use, closed when the run ends)."""
+        if self._services is None:
+            from .services import Services
+
+            self._services = Services(self.settings, self.state)
+        return self._services
 
     def progress(self) -> Progress:
         from .render import make_progress
 
         return make_progress(self.command)
 
-    def abs(self) -> Audiobookshelf:
-        from .services import make_abs
-
-        client = make_abs(self.settings)
-        self._closers.append(client)
-        return client
-
-    def keep(self, client: Any) -> Any:
-        """Close ``client`` when the run ends."""
-        self._closers.append(client)
-        return client
+    def conclude(self, result: Any) -> None:
+        """Record a workflow result's counts and raise the error its exit code must say."""
+        self.counts = dict(result.counts())
+        error = result.error()
+        if error is not None:
+            raise error
 
     def close(self) -> None:
-        for client in reversed(self._closers):
-            with contextlib.suppress(Exception):
-                client.close()
-        from .services import forget_searches
-
-        forget_searches()
+        if self._services is not None:
+            self._services.close()
 
 
 def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
@@ -135,13 +136,14 @@ def command_run(
                 run.state.close_dead_tasks()
                 run.task_id = run.state.start_task(command, {**arguments, "dry_run": dry_run})
         yield run
-        if run.status == "ok" and dry_run:
-            run.status = "dry_run"
+        if run.status == TaskStatus.OK and dry_run:
+            run.status = TaskStatus.DRY_RUN
         _finish(run, run.status)
     except AbookError as exc:
         code = exc.exit_code
         message = _one_line(str(exc))
-        status = {4: "held", 75: "locked"}.get(code, "partial" if isinstance(exc, PartialFailure) else "failed")
+        status = {4: TaskStatus.HELD, 75: TaskStatus.LOCKED}.get(
+            code, TaskStatus.PARTIAL if isinstance(exc, PartialFailure) else TaskStatus.FAILED)
         if run is not None and code != 75:
             _finish(run, status, message, failure=not isinstance(exc, PartialFailure) and code != 4)
         if os.environ.get("ABOOK_DEBUG") == "1":
@@ -152,7 +154,7 @@ def command_run(
     except KeyboardInterrupt:
         code = 130
         if run is not None:
-            _finish(run, "interrupted", "interrupted")
+            _finish(run, TaskStatus.INTERRUPTED, "interrupted")
         print(f"abook {command}: interrupted", file=sys.stderr)
     except typer.Exit:
         raise
@@ -164,7 +166,7 @@ def command_run(
         code = 1
         message = _one_line(redact(f"internal error: {type(exc).__name__}: {exc}"))
         if run is not None:
-            _finish(run, "failed", message, failure=True)
+            _finish(run, TaskStatus.FAILED, message, failure=True)
         print(f"abook {command}: {message} (set ABOOK_DEBUG=1 for a traceback)", file=sys.stderr)
     finally:
         if run is not None:

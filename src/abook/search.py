@@ -8,9 +8,9 @@ grabs. Both yield :class:`abook.models.Release` records.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .clients.mam import MAM
@@ -82,7 +82,7 @@ class ProwlarrSearch:
         self.client = client
 
     def ranked(self, genre: str, days: int, now: datetime) -> Iterator[Release]:
-        from .state import parse_iso
+        from .times import parse_iso
 
         cutoff = now - timedelta(days=days)
         rows = []
@@ -103,3 +103,25 @@ class ProwlarrSearch:
 
     def close(self) -> None:
         self.client.close()
+
+
+def refetch(search: SearchSource, row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+    """The .torrent (or magnet) of a recorded download, fetched again and checked by hash.
+
+    The state file keeps no .torrent: a private tracker's .torrent carries the user's passkey,
+    and the only secret the state file may hold is the tracker's session cookie.
+    """
+    import json
+
+    from .models import Release
+    from .torrent import magnet_info_hash, parse_torrent
+
+    payload = json.loads(row.get("payload") or "{}")
+    release = Release(source=row["source"], torrent_id=str(row["torrent_id"]), title=row.get("title") or "",
+                      download_url=payload.get("download_url") or "")
+    data, magnet = search.fetch(release)
+    got = (parse_torrent(data).info_hash if data else magnet_info_hash(magnet or "")).lower()
+    want = (row.get("info_hash") or "").lower()
+    if want and got != want:
+        raise ValueError(f"the tracker now serves another torrent (hash {got[:8]}…, expected {want[:8]}…)")
+    return data, magnet

@@ -1,65 +1,59 @@
-"""Build service clients from Settings: the one place that knows which setting feeds which client.
+"""The wiring: which setting feeds which client, and the connections of one run.
 
-Each factory first checks the settings that client needs (a ConfigError names the variable).
+:class:`Services` is built once per run (``runtime.command_run``) and handed to the command: it
+builds each client on first use (each factory first checks the settings that client needs; a
+ConfigError names the variable), keeps **one tracker session per run** (MAM rotates its cookie on
+every answer, so two clients in one run would each hold a stale one), and closes everything when
+the run ends. It also assembles the sets workflows take: the :class:`~abook.acquisition.Acquisition`
+of ``top10`` / ``search`` / the gap commands and the guard of ``downloads``.
+
+This module imports clients, sources and the domain modules, never a workflow.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .acquisition import Acquisition, Guard
     from .clients.audiobookshelf import Audiobookshelf
     from .clients.mam import MAM
     from .clients.prowlarr import Prowlarr
     from .clients.qbittorrent import QBittorrent
     from .config import Settings
     from .search import SearchSource
+    from .sources.base import Source
     from .state import State
 
-from .errors import AbookError
-
 HTTP = ("HTTP_TIMEOUT", "HTTP_RETRIES", "HTTP_BACKOFF")
+
+
+def _http(settings: Settings) -> dict[str, Any]:
+    return {"timeout": settings.http_timeout, "retries": settings.http_retries, "backoff": settings.http_backoff}
 
 
 def make_abs(settings: Settings) -> Audiobookshelf:
     from .clients.audiobookshelf import Audiobookshelf
 
     settings.require("ABS_URL", "ABS_TOKEN", *HTTP)
-    return Audiobookshelf(
-        settings.abs_url,
-        settings.abs_token,
-        timeout=settings.http_timeout,
-        retries=settings.http_retries,
-        backoff=settings.http_backoff,
-    )
+    return Audiobookshelf(settings.abs_url, settings.abs_token, **_http(settings))
 
 
 def make_qbt(settings: Settings) -> QBittorrent:
     from .clients.qbittorrent import QBittorrent
 
     settings.require("QB_URL", "QB_PORT", "QB_CATEGORY", *HTTP)
-    return QBittorrent(
-        settings.qb_url,
-        settings.qb_username,
-        settings.qb_password,
-        timeout=settings.http_timeout,
-        retries=settings.http_retries,
-        backoff=settings.http_backoff,
-    )
+    return QBittorrent(settings.qb_url, settings.qb_username, settings.qb_password, **_http(settings))
 
 
 def make_prowlarr(settings: Settings) -> Prowlarr:
     from .clients.prowlarr import Prowlarr
 
     settings.require("PROWLARR_URL", "PROWLARR_API_KEY", *HTTP)
-    return Prowlarr(
-        settings.prowlarr_url,
-        settings.prowlarr_api_key,
-        timeout=settings.http_timeout,
-        retries=settings.http_retries,
-        backoff=settings.http_backoff,
-    )
+    return Prowlarr(settings.prowlarr_url, settings.prowlarr_api_key, **_http(settings))
 
 
 def _fingerprint(value: str) -> str:
@@ -106,9 +100,7 @@ def make_mam(settings: Settings, state: State | None) -> MAM:
         rate_max=settings.mam_rate_limit_max,
         pace_file=pace_file,
         on_cookie=on_cookie,
-        timeout=settings.http_timeout,
-        retries=settings.http_retries,
-        backoff=settings.http_backoff,
+        **_http(settings),
     )
 
 
@@ -128,87 +120,114 @@ def mam_languages(names: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(ids)
 
 
-# One tracker session per state file and process: MAM rotates the cookie on every answer, so
-# two clients in one run (the guard's and the fetcher's, say) would each hold a stale one.
-_SEARCHES: dict[tuple[int, str], SearchSource] = {}
+@dataclass(frozen=True)
+class Connector:
+    """One service as ``doctor`` sees it: configured or not, how to connect, what to set."""
+
+    service: str
+    configured: bool
+    connect: Callable[[], Any]
+    hint: str
 
 
-def make_search(settings: Settings, state: State | None, source: str | None = None) -> SearchSource:
-    from .search import MamSearch, ProwlarrSearch
+class Services:
+    """The connections of one run (see the module docstring)."""
 
-    chosen = source or settings.search_source
-    if chosen == "prowlarr":
-        return ProwlarrSearch(make_prowlarr(settings))
-    key = (id(state), settings.mam_url)
-    if key not in _SEARCHES:
-        _SEARCHES[key] = MamSearch(make_mam(settings, state), mam_languages(settings.languages))
-    return _SEARCHES[key]
+    def __init__(self, settings: Settings, state: State | None = None) -> None:
+        self.settings = settings
+        self.state = state
+        self._mam: MAM | None = None
+        self._searches: dict[str, SearchSource] = {}
+        self._open: list[Any] = []
 
+    def keep(self, client: Any) -> Any:
+        """Close ``client`` when the run ends."""
+        self._open.append(client)
+        return client
 
-def forget_searches() -> None:
-    """Drop the per-process tracker sessions (a run's end; tests running many runs in one process)."""
-    _SEARCHES.clear()
+    def close(self) -> None:
+        for client in reversed(self._open):
+            with contextlib.suppress(Exception):
+                client.close()
+        self._open.clear()
+        self._searches.clear()
+        self._mam = None
 
+    # ------------------------------------------------------------------ clients
+    def abs(self) -> Audiobookshelf:
+        return self.keep(make_abs(self.settings))
 
-def make_fetcher(settings: Settings, state: State | None) -> Callable[[Mapping[str, Any]], tuple[bytes | None, str | None]]:
-    """fetch(download row) -> (.torrent, magnet), building the row's search client on first use."""
-    from .workflows.grab import refetch
+    def qbt(self) -> QBittorrent:
+        return self.keep(make_qbt(self.settings))
 
-    made: dict[str, SearchSource] = {}
+    def prowlarr(self) -> Prowlarr:
+        return self.keep(make_prowlarr(self.settings))
 
-    def fetch(row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
-        source = row.get("source") or "mam"
-        if source not in made:
-            made[source] = make_search(settings, state, source)
-        return refetch(made[source], dict(row))
+    def mam(self) -> MAM:
+        """The run's one tracker session."""
+        if self._mam is None:
+            self._mam = self.keep(make_mam(self.settings, self.state))
+        return self._mam
 
-    fetch.clients = made  # type: ignore[attr-defined]
-    return fetch
+    def search(self, source: str | None = None) -> SearchSource:
+        """The search source ``source`` (default SEARCH_SOURCE), one per run."""
+        from .search import MamSearch, ProwlarrSearch
 
+        chosen = source or self.settings.search_source
+        if chosen not in self._searches:
+            if chosen == "prowlarr":
+                self._searches[chosen] = ProwlarrSearch(self.prowlarr())
+            else:
+                self._searches[chosen] = MamSearch(self.mam(), mam_languages(self.settings.languages))
+        return self._searches[chosen]
 
-def doctor_probes(settings: Settings, state: State | None = None) -> list[tuple[str, bool, object, str]]:
-    """(service, configured, probe, hint) for every service abook knows."""
-    probes: list[tuple[str, bool, object, str]] = []
+    def sources(self, names: tuple[str, ...]) -> list[Source]:
+        """The metadata / bibliography sources among ``names``, in that order."""
+        from .sources import build_sources
 
-    def abs_probe() -> tuple[str | None, str]:
-        from .library import select_libraries
+        return [self.keep(s) for s in build_sources(names, self.settings)]
 
-        with make_abs(settings) as client:
-            version = str(client.status().get("serverVersion"))  # /status needs no token
-            try:
-                user = client.me().get("username") or "?"
-            except AbookError as exc:
-                exc.version = version  # type: ignore[attr-defined]
-                raise
-            libs = select_libraries(client.libraries(), settings.abs_library)
-        return version, f"user {user}; libraries: {', '.join(lib.name for lib in libs)}"
+    # --------------------------------------------------------------------- sets
+    def guard(self, search: SearchSource, *, dry_run: bool) -> Guard | None:
+        """The tracker guard for grabs from ``search``: MAM's account only (a Prowlarr grab is not
+        on the account abook watches); none in a dry run, which grabs nothing."""
+        if dry_run or search.name != "mam":
+            return None
+        from .guard import TrackerGuard
 
-    probes.append(
-        ("Audiobookshelf", settings.configured("ABS_URL"), abs_probe, "set ABS_URL and ABS_TOKEN")
-    )
+        return TrackerGuard(self.state, self.mam(), self.settings.ratio_floor, self.settings.unsat_margin)  # type: ignore[arg-type]
 
-    def qbt_probe() -> tuple[str | None, str]:
-        with make_qbt(settings) as client:
-            client.login()
-            version = client.version()
-            api = ".".join(str(p) for p in client.webapi_version())
-            has_category = settings.qb_category in client.categories()
-        note = "" if has_category else f" (category {settings.qb_category!r} will be created on first add)"
-        return version, f"WebAPI {api}{note}"
+    def download_guard(self, *, dry_run: bool) -> Guard | None:
+        """The guard ``downloads`` applies before submitting a pending MAM grab (none without MAM)."""
+        if dry_run or not self.settings.configured("MAM_ID"):
+            return None
+        return self.guard(self.search("mam"), dry_run=False)
 
-    probes.append(("qBittorrent", settings.configured("QB_URL"), qbt_probe, "set QB_URL (or QB_HOST + QB_PORT)"))
+    def acquisition(self, source: str | None = None, *, dry_run: bool, qbt: bool = True) -> Acquisition:
+        """Search, qBittorrent, Policy and guard: what every acquisition command works with.
+        ``qbt=False`` (a search that queues nothing, a dry run of the gap commands) connects none."""
+        from .acquisition import Acquisition, Policy
 
-    def mam_probe() -> tuple[str | None, str]:
-        with make_mam(settings, state) as client:
-            user, klass = client.whoami()
-        return None, f"user {user}, class {klass}"
+        self.settings.require("MAX_ACTIVE_DOWNLOADS", "LANGUAGES")
+        search = self.search(source)
+        return Acquisition(search, self.qbt() if qbt else None, Policy.from_settings(self.settings),
+                           self.guard(search, dry_run=dry_run))
 
-    probes.append(("MyAnonamouse", settings.configured("MAM_ID"), mam_probe, "set MAM_ID"))
+    def fetcher(self) -> Callable[[Mapping[str, Any]], tuple[bytes | None, str | None]]:
+        """fetch(download row) -> (.torrent, magnet), building the row's search source on first use."""
+        from .search import refetch
 
-    def prowlarr_probe() -> tuple[str | None, str]:
-        with make_prowlarr(settings) as client:
-            status = client.system_status()
-        return status.version, status.app_name
+        def fetch(row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+            return refetch(self.search(row.get("source") or "mam"), row)
 
-    probes.append(("Prowlarr", settings.configured("PROWLARR_URL"), prowlarr_probe, "optional: set PROWLARR_URL"))
-    return probes
+        return fetch
+
+    def connectors(self) -> list[Connector]:
+        """Every service abook knows, for ``doctor`` (clients made here are closed by the probe)."""
+        st = self.settings
+        return [
+            Connector("Audiobookshelf", st.configured("ABS_URL"), lambda: make_abs(st), "set ABS_URL and ABS_TOKEN"),
+            Connector("qBittorrent", st.configured("QB_URL"), lambda: make_qbt(st), "set QB_URL (or QB_HOST + QB_PORT)"),
+            Connector("MyAnonamouse", st.configured("MAM_ID"), lambda: make_mam(st, self.state), "set MAM_ID"),
+            Connector("Prowlarr", st.configured("PROWLARR_URL"), lambda: make_prowlarr(st), "optional: set PROWLARR_URL"),
+        ]

@@ -14,33 +14,16 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, LockedError
 from .library import BOOK_FIELDS, COMPLETENESS_FIELDS, completeness, decode_row
+from .times import iso, parse_iso, utcnow  # noqa: F401  (the state file's clock; callers import it from here too)
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(dt: datetime | None = None) -> str:
-    return (dt or utcnow()).astimezone(UTC).isoformat(timespec="seconds")
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 # The number of steps in migrations.py (a test keeps them equal).

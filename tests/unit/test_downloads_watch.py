@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from abook.acquisition import Policy
 from abook.clients.qbittorrent import Torrent
 from abook.state import State, iso
 from abook.workflows.downloads import Downloads, Options
-from abook.workflows.grab import Policy
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HASH = "a" * 40

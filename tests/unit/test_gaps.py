@@ -9,7 +9,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from abook.acquisition import Acquisition, Policy
+from abook.bibliography import (
+    AUTHOR_GAP,
+    SERIES_GAP,
+    Group,
+    choose_release,
+    dedupe_entries,
+    due_for_search,
+    effective_status,
+    entry_skip_reason,
+    find_gaps,
+    order_gaps,
+)
 from abook.errors import ConfigError, ServiceError
+from abook.matching import LibraryIndex as build_index
 from abook.models import BookRef, Release, SeriesRef
 from abook.progress import NullProgress
 from abook.sources.base import (
@@ -21,20 +35,8 @@ from abook.sources.base import (
     SourceUnavailable,
 )
 from abook.state import State, iso
-from abook.workflows import gaps
-from abook.workflows.gaps import (
-    AUTHOR_GAP,
-    SERIES_GAP,
-    Bibliographies,
-    Group,
-    choose_release,
-    due_for_search,
-    effective_status,
-    entry_skip_reason,
-    find_gaps,
-    order_gaps,
-)
-from abook.workflows.grab import Policy, build_index
+from abook.workflows import gaps, missing
+from abook.workflows.gaps import Bibliographies
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 SAGA = "Ember Saga"
@@ -180,7 +182,7 @@ def test_queued_books_are_not_missing_and_near_misses_are_not_grabbed():
 
 def test_one_entry_per_position_prefers_the_unabridged_edition():
     entries = [e("First Flame", "1", abridged=True, asin="ABR"), e("First Flame", "1", asin="UNA")]
-    kept = gaps.dedupe_entries(entries, SERIES_GAP)
+    kept = dedupe_entries(entries, SERIES_GAP)
     assert [x.asin for x in kept] == ["UNA"]
 
 
@@ -406,7 +408,7 @@ def tracker() -> list[Release]:
 
 
 def fill(state, search, *, limit=10, now=NOW, dry_run=False, **kw):
-    return gaps.run(state, [FakeSource("audible", {SAGA: saga()})], search, None, Policy(max_active=0),
+    return gaps.run(state, [FakeSource("audible", {SAGA: saga()})], Acquisition(search, None, Policy(max_active=0)),
                     kind=SERIES_GAP, now=now, limit=limit, retry_days=14, dry_run=dry_run, **kw)
 
 
@@ -439,7 +441,7 @@ def test_run_queues_the_best_torrent_per_missing_book_in_batches(state):
     fourth = fill(state, search, now=NOW + timedelta(days=15))
     assert [(d.title, d.decision, d.torrent_id) for d in fourth.decisions] == [("Seventh Flame", "pending", "701")]
 
-    listed = gaps.missing_list(state).as_dict()
+    listed = missing.run(state).as_dict()
     assert [b["title"] for b in listed["series"][0]["books"]] == ["Third Flame", "Fifth Flame", "Sixth Flame",
                                                                   "Seventh Flame"]
     assert {b["status"] for b in listed["series"][0]["books"]} == {"queued"}
@@ -485,8 +487,8 @@ def test_fill_authors_skips_anthologies_and_records_author_gaps(state):
              BibEntry("Lonely Standalone", JANE, kind=KIND_BOOK, year="2016"),
              BibEntry("Tales of Many", ("Jane Author", "A Bee", "C Dee"), kind=KIND_BOOK)]
     source = FakeSource("audible", authors={"Jane Author": books})
-    result = gaps.run(state, [source], FakeSearch([rel("900", "Lonely Standalone")]), None,
-                      Policy(max_active=0), kind=AUTHOR_GAP, now=NOW, limit=5, retry_days=14)
+    result = gaps.run(state, [source], Acquisition(FakeSearch([rel("900", "Lonely Standalone")]), None,
+                      Policy(max_active=0)), kind=AUTHOR_GAP, now=NOW, limit=5, retry_days=14)
     assert [(d.title, d.decision) for d in result.decisions] == [("Lonely Standalone", "pending")]
     rows = state.missing_books(AUTHOR_GAP, author="jane author")
     assert [(r["title"], r["status"]) for r in rows] == [("Lonely Standalone", "queued")]
@@ -498,7 +500,7 @@ def test_fill_authors_skips_anthologies_and_records_author_gaps(state):
 def test_gaps_report_lists_completion_and_authors(state):
     add_books(state, [("First Flame", "1"), ("Second Flame", "2"), ("Fourth Flame", "4")])
     fill(state, FakeSearch([]), limit=0)
-    report = gaps.gaps_report(state)
+    report = missing.gaps_report(state)
     assert report["series"][0] == {**report["series"][0], "name": SAGA, "owned": 3, "known": 7, "missing": 4,
                                    "percent": 42.9}
     assert report["series_tracked"] == 1 and report["missing_series"] == {"wanted": 4}
@@ -506,4 +508,4 @@ def test_gaps_report_lists_completion_and_authors(state):
 
 def test_no_usable_source_is_a_config_error(state):
     with pytest.raises(ConfigError):
-        gaps.run(state, [], None, None, Policy(), kind=SERIES_GAP, now=NOW, limit=1, retry_days=14)
+        gaps.run(state, [], None, kind=SERIES_GAP, now=NOW, limit=1, retry_days=14)

@@ -12,11 +12,12 @@ import pytest
 
 from abook.clients.mam import BonusResult, UserStats
 from abook.clients.qbittorrent import Torrent
+from abook.guard import Account, check_grab, costs_ratio, projected_ratio
 from abook.models import Release
 from abook.state import State, iso
 from abook.workflows import ratio as wf
 from abook.workflows import report
-from abook.workflows.ratio import Account, check_grab, costs_ratio, hold_decision, projected_ratio
+from abook.workflows.ratio import hold_decision
 
 GB = 1024**3
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -181,7 +182,7 @@ def test_hold_pauses_only_downloading_abook_torrents_and_release_resumes_exactly
     state.add_download({"source": "mam", "torrent_id": "9", "info_hash": "b" * 40, "qb_hash": "b" * 40,
                         "status": "downloading", "title": "B"})
     qbt = qbt_world()
-    res = wf.ratio_check(state, FakeMAMClient(stats(1.2)), qbt, OPTS, now=NOW)
+    res = wf.run(state, FakeMAMClient(stats(1.2)), qbt, OPTS, now=NOW)
     assert res.transition == "hold_on" and res.held
     assert {h for h, _ in res.paused} == {"a" * 40, "b" * 40}
     assert qbt.items["c" * 40].state == "uploading" and qbt.items["d" * 40].state == "downloading"
@@ -194,10 +195,10 @@ def test_hold_pauses_only_downloading_abook_torrents_and_release_resumes_exactly
     assert snap["ratio"] == 1.2 and snap["action"].startswith("hold_on; paused 2")
 
     # Between floor and resume: still held, nothing new to pause.
-    res = wf.ratio_check(state, FakeMAMClient(stats(1.6)), qbt, OPTS, now=NOW)
+    res = wf.run(state, FakeMAMClient(stats(1.6)), qbt, OPTS, now=NOW)
     assert res.transition == "hold_kept" and not res.paused
 
-    res = wf.ratio_check(state, FakeMAMClient(stats(1.8)), qbt, OPTS, now=NOW)
+    res = wf.run(state, FakeMAMClient(stats(1.8)), qbt, OPTS, now=NOW)
     assert res.transition == "released" and not res.held
     assert {h for h, _ in res.resumed} == {"a" * 40, "b" * 40}
     assert qbt.items["a" * 40].state == "downloading"
@@ -207,14 +208,14 @@ def test_hold_pauses_only_downloading_abook_torrents_and_release_resumes_exactly
 
 
 def test_unsatisfied_slots_nearly_gone_hold(state):
-    res = wf.ratio_check(state, FakeMAMClient(stats(3.0, unsat=97, limit=100)), qbt_world(), OPTS, now=NOW)
+    res = wf.run(state, FakeMAMClient(stats(3.0, unsat=97, limit=100)), qbt_world(), OPTS, now=NOW)
     assert res.held and "unsatisfied" in res.hold
 
 
 def test_dry_run_changes_nothing(state):
     qbt = qbt_world()
     mam = FakeMAMClient(stats(1.0, bonus=100_000))
-    res = wf.ratio_check(state, mam, qbt, replace(OPTS, buy_upload_gb=50, buy_vip=True), now=NOW, dry_run=True)
+    res = wf.run(state, mam, qbt, replace(OPTS, buy_upload_gb=50, buy_vip=True), now=NOW, dry_run=True)
     assert res.held and res.paused
     assert [p.outcome for p in res.purchases] == ["would_buy", "would_buy"]
     assert qbt.items["a" * 40].state == "downloading"
@@ -224,7 +225,7 @@ def test_dry_run_changes_nothing(state):
 
 def test_upload_bought_below_floor_then_decides_on_fresh_stats(state):
     mam = FakeMAMClient(stats(1.4, bonus=40_000), stats(1.9, bonus=15_000))
-    res = wf.ratio_check(state, mam, qbt_world(), replace(OPTS, buy_upload_gb=50), now=NOW)
+    res = wf.run(state, mam, qbt_world(), replace(OPTS, buy_upload_gb=50), now=NOW)
     assert ("upload", 50) in mam.calls
     assert res.purchases[0].outcome == "bought"
     assert not res.held and res.transition == "ok"
@@ -233,7 +234,7 @@ def test_upload_bought_below_floor_then_decides_on_fresh_stats(state):
 
 def test_upload_refused_without_points_is_recorded(state):
     mam = FakeMAMClient(stats(1.4, bonus=100))
-    res = wf.ratio_check(state, mam, None, replace(OPTS, buy_upload_gb=50), now=NOW)
+    res = wf.run(state, mam, None, replace(OPTS, buy_upload_gb=50), now=NOW)
     assert res.purchases[0].outcome == "refused" and "not enough bonus points" in res.purchases[0].message
     assert ("upload", 50) not in mam.calls
     assert state.failures()[0]["reason_code"] == "upload_refused"
@@ -242,33 +243,33 @@ def test_upload_refused_without_points_is_recorded(state):
 def test_vip_bought_when_ending_soon_and_refusal_backs_off(state):
     soon = NOW + timedelta(days=3)
     mam = FakeMAMClient(stats(3.0, cls="VIP", vip_until=soon, bonus=5000))
-    res = wf.ratio_check(state, mam, None, replace(OPTS, buy_vip=True), now=NOW)
+    res = wf.run(state, mam, None, replace(OPTS, buy_vip=True), now=NOW)
     assert ("vip", 1) in mam.calls and res.purchases[0].outcome == "bought"
     assert any("VIP ends in 3.0 days" in w for w in res.warnings)
 
     refusing = FakeMAMClient(stats(3.0, cls="VIP", vip_until=soon, bonus=5000), refuse="Not enough bonus points")
-    res = wf.ratio_check(state, refusing, None, replace(OPTS, buy_vip=True), now=NOW)
+    res = wf.run(state, refusing, None, replace(OPTS, buy_vip=True), now=NOW)
     assert res.purchases[0].outcome == "refused" and "MAM refused" in res.purchases[0].message
     assert state.failures()[0]["reason_code"] == "vip_refused"
     # Within a day: not asked again.
-    res = wf.ratio_check(state, refusing, None, replace(OPTS, buy_vip=True), now=NOW + timedelta(hours=1))
+    res = wf.run(state, refusing, None, replace(OPTS, buy_vip=True), now=NOW + timedelta(hours=1))
     assert res.purchases[0].outcome == "skipped"
     assert [c for c in refusing.calls if c[0] == "vip"] == [("vip", 1)]
 
 
 def test_vip_not_bought_when_far_from_ending_or_for_a_user_class(state):
     far = FakeMAMClient(stats(3.0, cls="VIP", vip_until=NOW + timedelta(days=60)))
-    res = wf.ratio_check(state, far, None, replace(OPTS, buy_vip=True), now=NOW)
+    res = wf.run(state, far, None, replace(OPTS, buy_vip=True), now=NOW)
     assert not res.purchases and not [c for c in far.calls if c[0] == "vip"]
     user = FakeMAMClient(stats(3.0, cls="User"))
-    res = wf.ratio_check(state, user, None, replace(OPTS, buy_vip=True), now=NOW)
+    res = wf.run(state, user, None, replace(OPTS, buy_vip=True), now=NOW)
     assert res.purchases[0].outcome == "refused" and "Power User" in res.purchases[0].message
 
 
 def test_without_qbittorrent_a_release_waits_for_the_paused_torrents(state):
     state.set_hold("ratio low")
     state.set_paused_by_abook(["a" * 40])
-    res = wf.ratio_check(state, FakeMAMClient(stats(3.0)), None, OPTS, now=NOW)
+    res = wf.run(state, FakeMAMClient(stats(3.0)), None, OPTS, now=NOW)
     assert res.held and state.hold()
 
 
@@ -308,7 +309,7 @@ def test_report_has_every_section_and_keeps_the_old_keys(state):
                                  "decision": "pending", "reason": "ratio hold"})
     state.record_decision({"task_id": 7, "genre": "Fantasy", "rank": 2, "title": "C", "author": "Y",
                            "decision": "skipped", "reason": "owned"})
-    wf.ratio_check(state, FakeMAMClient(stats(1.2)), qbt_world(), OPTS, now=datetime.now(UTC))
+    wf.run(state, FakeMAMClient(stats(1.2)), qbt_world(), OPTS, now=datetime.now(UTC))
     data = report.build(state, since_days=7, book_value=12.5)
     assert data["schema"] == 1
     for key in ("generated_at", "abook_version", "since", "library", "runs", "failures", "pipeline", "top10",
@@ -348,8 +349,8 @@ def test_qbittorrent_down_still_sets_the_hold_and_a_release_waits(state):
         def torrents(self):
             raise ServiceError("qBittorrent is unreachable", service="qBittorrent")
 
-    res = wf.ratio_check(state, FakeMAMClient(stats(1.0)), DeadQbt(), OPTS, now=NOW)
+    res = wf.run(state, FakeMAMClient(stats(1.0)), DeadQbt(), OPTS, now=NOW)
     assert res.held and res.qbt_error and state.hold()
     assert "qBittorrent error" in state.latest_snapshot()["action"]
-    res = wf.ratio_check(state, FakeMAMClient(stats(3.0)), DeadQbt(), OPTS, now=NOW)
+    res = wf.run(state, FakeMAMClient(stats(3.0)), DeadQbt(), OPTS, now=NOW)
     assert res.transition == "hold_kept" and state.hold()  # resumes first, then releases

@@ -6,10 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from abook.acquisition import Policy, screen
 from abook.models import Release, SeriesRef
 from abook.sources.base import Candidate
 from abook.workflows.downloads import library_folder, metadata_json, tracker_metadata
-from abook.workflows.grab import Policy, screen
 from abook.workflows.metadata import empty_fields, fill_empty, merge, select_books, verify
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

@@ -25,19 +25,20 @@ from urllib.parse import urlsplit
 
 from ..errors import AbookError, ServiceError
 from ..http import HttpService, Pacer
-from ..models import BookRef, SeriesRef
+
+# BibEntry and the KIND_* names are re-exported here: every source makes them.
+from ..models import (
+    KIND_BOOK,
+    KIND_COMPANION,
+    KIND_NOVELLA,
+    KIND_OMNIBUS,
+    BibEntry,
+    BookRef,
+    SeriesRef,
+)
 
 if TYPE_CHECKING:
     import httpx
-
-# Kinds of works in a bibliography. "book" is a main-line entry; a fractional position marks a
-# novella/short work between books; a range ("1-3") or a box set is an omnibus; an entry without a
-# number is a companion (guides, anthologies, side stories).
-KIND_BOOK = "book"
-KIND_NOVELLA = "novella"
-KIND_OMNIBUS = "omnibus"
-KIND_COMPANION = "companion"
-
 
 class SourceUnavailable(AbookError):
     """This source must be skipped for the rest of the run; ``reason`` is one printable line."""
@@ -87,40 +88,6 @@ class Candidate:
             language=self.language,
             abridged=self.abridged,
             ref=f"{self.source}:{self.source_id}",
-        )
-
-
-@dataclass(frozen=True)
-class BibEntry:
-    """One work in a series or an author's catalogue, as a bibliography source lists it."""
-
-    title: str
-    authors: tuple[str, ...] = ()
-    position: str | None = None  # "1", "2.5", "1-3"; None when the source gives no number
-    asin: str = ""
-    isbn: str = ""
-    year: str = ""
-    is_audiobook: bool | None = None  # True: an audio edition exists; None: the source cannot say
-    kind: str = ""  # KIND_* when known
-    series: tuple[SeriesRef, ...] = ()  # the series the work belongs to (author lists)
-    narrators: tuple[str, ...] = ()
-    abridged: bool | None = None
-    release_date: str = ""  # ISO date when the source has one
-    upcoming: bool | None = None  # announced but not yet released
-    source: str = ""
-    source_id: str = ""
-
-    def book(self) -> BookRef:
-        return BookRef(
-            title=self.title,
-            authors=self.authors,
-            series=self.series,
-            narrators=self.narrators,
-            asin=self.asin,
-            isbn=self.isbn,
-            year=self.year,
-            abridged=self.abridged,
-            ref=f"{self.source}:{self.source_id}" if self.source else "",
         )
 
 

@@ -1,12 +1,26 @@
-"""``abook doctor``: can abook reach and log in to every configured service?"""
+"""``abook doctor``: can abook reach and log in to every configured service?
+
+Each probe asks one service who it is and who abook is to it, in as few requests as possible
+(Audiobookshelf's ``/status`` needs no token, so its version shows even when the token is
+refused). The wiring hands over one :class:`~abook.services.Connector`-like record per service:
+``service``, ``configured``, ``connect()`` (a new client; the probe closes it) and ``hint``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
-from ..errors import AbookError, AuthError, ConfigError
+from ..errors import AbookError, AuthError, ConfigError, ServiceError
+
+
+class Connector(Protocol):
+    service: str
+    configured: bool
+    hint: str
+
+    def connect(self) -> Any: ...
 
 
 @dataclass
@@ -24,6 +38,25 @@ class ServiceCheck:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
+
+
+@dataclass
+class DoctorResult:
+    checks: list[ServiceCheck]
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"ok": sum(c.ok for c in self.checks if c.configured), "failed": sum(not c.ok for c in self.checks)}
+
+    def error(self) -> AbookError | None:
+        """What the command's exit code must say (None: every configured service answered)."""
+        if not any(c.configured for c in self.checks):
+            return ConfigError("no service is configured: copy .env.example to .env and set at least "
+                               "ABS_URL and ABS_TOKEN (see README, Configuration)")
+        failed = [c for c in self.checks if not c.ok]
+        if failed:
+            return ServiceError(f"{', '.join(c.service for c in failed)} failed the check: {failed[0].detail}")
+        return None
 
 
 # A probe returns (version, detail) or raises an AbookError.
@@ -46,5 +79,54 @@ def check(service: str, configured: bool, probe: Probe | None, missing: str = ""
     return ServiceCheck(service, True, reachable=True, authenticated=True, version=version, detail=detail)
 
 
-def run(probes: Sequence[tuple[str, bool, Probe | None, str]]) -> list[ServiceCheck]:
-    return [check(name, configured, probe, missing) for name, configured, probe, missing in probes]
+def _abs(client: Any, library: str, _category: str) -> tuple[str | None, str]:
+    from ..library import select_libraries
+
+    version = str(client.status().get("serverVersion"))  # /status needs no token
+    try:
+        user = client.me().get("username") or "?"
+    except AbookError as exc:
+        exc.version = version  # type: ignore[attr-defined]
+        raise
+    libs = select_libraries(client.libraries(), library)
+    return version, f"user {user}; libraries: {', '.join(lib.name for lib in libs)}"
+
+
+def _qbt(client: Any, _library: str, category: str) -> tuple[str | None, str]:
+    client.login()
+    version = client.version()
+    api = ".".join(str(p) for p in client.webapi_version())
+    note = "" if category in client.categories() else f" (category {category!r} will be created on first add)"
+    return version, f"WebAPI {api}{note}"
+
+
+def _mam(client: Any, _library: str, _category: str) -> tuple[str | None, str]:
+    user, klass = client.whoami()
+    return None, f"user {user}, class {klass}"
+
+
+def _prowlarr(client: Any, _library: str, _category: str) -> tuple[str | None, str]:
+    status = client.system_status()
+    return status.version, status.app_name
+
+
+PROBES: dict[str, Callable[[Any, str, str], tuple[str | None, str]]] = {
+    "Audiobookshelf": _abs, "qBittorrent": _qbt, "MyAnonamouse": _mam, "Prowlarr": _prowlarr,
+}
+
+
+def run(
+    connectors: Sequence[Connector], *, library: str = "", category: str = "audiobooks",
+    warnings: Sequence[str] = (),
+) -> DoctorResult:
+    """Probe every service (``library``: ABS_LIBRARY to check; ``category``: QB_CATEGORY)."""
+    checks = []
+    for c in connectors:
+        probe = PROBES[c.service]
+
+        def call(c: Connector = c, probe: Callable[..., tuple[str | None, str]] = probe) -> tuple[str | None, str]:
+            with c.connect() as client:
+                return probe(client, library, category)
+
+        checks.append(check(c.service, c.configured, call, c.hint))
+    return DoctorResult(checks, list(warnings))

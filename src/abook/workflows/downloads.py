@@ -33,17 +33,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AbookError, AuthError, ServiceError
+from ..errors import AbookError, AuthError, PartialFailure, ServiceError
+from ..models import DownloadStatus as S
 from ..progress import NullProgress, Progress
-from ..state import iso, parse_iso
+from ..times import iso, parse_iso
+from .grab import Submitter, extra_tags
 from .metadata import fill_empty
 
 if TYPE_CHECKING:
+    from ..acquisition import Guard, Policy
     from ..clients.audiobookshelf import Audiobookshelf
     from ..clients.qbittorrent import QBittorrent
     from ..library import AbsItem
     from ..state import State
-    from .grab import Policy
 
 log = logging.getLogger("abook")
 AUDIO_EXT = {".mp3", ".m4b", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".wma", ".wav", ".mka"}
@@ -94,6 +96,12 @@ class DownloadsResult:
             out[m.new] = out.get(m.new, 0) + 1
         out["failed"] = len(self.failed)
         return out
+
+    def error(self) -> PartialFailure | None:
+        """What the command's exit code must say (None: done)."""
+        if self.failed:
+            return PartialFailure(f"{len(self.failed)} downloads failed permanently (see abook report)")
+        return None
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -189,7 +197,7 @@ class Downloads:
     now: Callable[[], datetime]
     dry_run: bool = False
     task_id: int | None = None
-    guard: Callable[[Any], str | None] | None = None
+    guard: Guard | None = None
     # fetch(row) -> (.torrent bytes, magnet): fetches a recorded download's torrent again
     fetch: Callable[[Mapping[str, Any]], tuple[bytes | None, str | None]] | None = None
     progress: Progress = field(default_factory=NullProgress)
@@ -205,13 +213,13 @@ class Downloads:
         self.progress.event(f"#{d['id']} {d['title']}: {old} -> {new}{' (' + detail + ')' if detail else ''}")
 
     def _fail(self, d: Mapping[str, Any], code: str, reason: str) -> None:
-        move = Move(d["id"], d["title"] or "", d["status"], "failed", reason)
+        move = Move(d["id"], d["title"] or "", d["status"], S.FAILED, reason)
         self.result.failed.append(move)
         if self.dry_run:
             self.progress.event(f"#{d['id']} {d['title']}: would fail ({reason})")
             return
         with self.state.tx():
-            self.state.update_download(d["id"], status="failed", status_reason=reason)
+            self.state.update_download(d["id"], status=S.FAILED, status_reason=reason)
             self.state.record_failure(
                 "downloads", "download", code, reason, ref=str(d["id"]), title=d["title"] or "",
                 task_id=self.task_id,
@@ -239,7 +247,7 @@ class Downloads:
 
     # ------------------------------------------------------------------ watch
     def watch(self) -> None:
-        rows = self.state.downloads(("queued", "downloading"))
+        rows = self.state.downloads((S.QUEUED, S.DOWNLOADING))
         if not rows:
             return
         torrents = {t.hash: t for t in self.qbt.torrents()}
@@ -254,16 +262,16 @@ class Downloads:
                 self._retry(d, "error", f"qBittorrent reports {t.state}", lambda h=h: self.qbt.recheck(h))
                 continue
             if t.is_complete:
-                self._move(d, "completed", f"{t.size / 1e6:.0f} MB", progress=1.0,
+                self._move(d, S.COMPLETED, f"{t.size / 1e6:.0f} MB", progress=1.0,
                            completed_at=iso(now), content_path=t.content_path or None)
                 continue
             last = parse_iso(d["last_progress_at"]) or parse_iso(d["updated_at"]) or now
             if t.progress > float(d["progress"] or 0.0) + 1e-6:
                 if not self.dry_run:
-                    self.state.update_download(d["id"], status="downloading", progress=t.progress,
+                    self.state.update_download(d["id"], status=S.DOWNLOADING, progress=t.progress,
                                                last_progress_at=iso(now))
-                if d["status"] != "downloading":
-                    self.result.moves.append(Move(d["id"], d["title"] or "", d["status"], "downloading",
+                if d["status"] != S.DOWNLOADING:
+                    self.result.moves.append(Move(d["id"], d["title"] or "", d["status"], S.DOWNLOADING,
                                                   f"{t.progress:.0%}"))
                 continue
             if t.is_paused:
@@ -273,11 +281,9 @@ class Downloads:
                             lambda h=h: self.qbt.reannounce(h))
 
     def _readd(self, d: Mapping[str, Any]) -> None:
-        from .grab import Grabber
-
         full = self.state.get_download(d["id"]) or d
         data, magnet = self._torrent(full)
-        Grabber(self.state, None, self.qbt, self.policy, task_id=self.task_id).submit(  # type: ignore[arg-type]
+        Submitter(self.state, self.qbt, self.policy).submit(
             d["id"], release_tags=_tags(full), data=data, magnet=magnet,
             info_hash=full.get("info_hash") or "",
         )
@@ -292,17 +298,15 @@ class Downloads:
 
     # ----------------------------------------------------------------- submit
     def submit(self) -> None:
-        pending = self.state.downloads(("pending",))
+        pending = self.state.downloads((S.PENDING,))
         if not pending:
             return
         if self.state.hold():
             self.progress.event(f"ratio hold is on: {len(pending)} pending downloads wait")
             return
-        from .grab import Grabber
-
-        grabber = Grabber(self.state, None, self.qbt, self.policy, task_id=self.task_id)  # type: ignore[arg-type]
+        submitter = Submitter(self.state, self.qbt, self.policy)
         for d in pending:
-            if grabber.active() >= self.options.max_active:
+            if submitter.active() >= self.options.max_active:
                 break
             full = self.state.get_download(d["id"]) or d
             if self.guard is not None:
@@ -313,11 +317,11 @@ class Downloads:
                     self.progress.event(f"#{d['id']} {d['title']}: waits ({refusal})")
                     break
             if self.dry_run:
-                self.result.moves.append(Move(d["id"], d["title"] or "", "pending", "queued", "dry run"))
+                self.result.moves.append(Move(d["id"], d["title"] or "", S.PENDING, S.QUEUED, "dry run"))
                 continue
             try:
                 data, magnet = self._torrent(full)
-                grabber.submit(d["id"], release_tags=_tags(full), data=data, magnet=magnet,
+                submitter.submit(d["id"], release_tags=_tags(full), data=data, magnet=magnet,
                                info_hash=full.get("info_hash") or "")
             except AuthError:
                 raise
@@ -325,12 +329,12 @@ class Downloads:
                 self.state.update_download(d["id"], status_reason=f"qBittorrent add failed: {exc}")
                 self.progress.warn(f"#{d['id']} {d['title']}: qBittorrent add failed: {exc}")
                 continue
-            self.result.moves.append(Move(d["id"], d["title"] or "", "pending", "queued"))
+            self.result.moves.append(Move(d["id"], d["title"] or "", S.PENDING, S.QUEUED))
             self.progress.event(f"#{d['id']} {d['title']}: pending -> queued")
 
     # ----------------------------------------------------------------- import
     def import_completed(self) -> None:
-        rows = self.state.downloads(("completed",))
+        rows = self.state.downloads((S.COMPLETED,))
         if not rows or self.abs_client is None:
             return
         from ..library import select_libraries
@@ -377,7 +381,7 @@ class Downloads:
                 item = _find_item(recent, d, folder)
                 if item is not None:
                     del waiting[dl_id]
-                    self._move(d, "imported", f"ABS item {item.id}", abs_item_id=item.id)
+                    self._move(d, S.IMPORTED, f"ABS item {item.id}", abs_item_id=item.id)
                     self.apply_metadata({**d, "abs_item_id": item.id})
             if not waiting or time.monotonic() >= deadline:
                 break
@@ -401,7 +405,7 @@ class Downloads:
         if patch:
             self.abs_client.patch_media(item_id, {"metadata": patch})
             self.state.record_corrections(item_id, current, patch, "tracker", self.task_id)
-        self._move({**d, "status": "imported"}, "done", f"{len(patch)} fields filled from the tracker")
+        self._move({**d, "status": S.IMPORTED}, S.DONE, f"{len(patch)} fields filled from the tracker")
 
     # -------------------------------------------------------------------- run
     def run(self) -> DownloadsResult:
@@ -409,10 +413,33 @@ class Downloads:
         self.watch()
         self.submit()
         self.import_completed()
-        for d in self.state.downloads(("imported",)):
+        for d in self.state.downloads((S.IMPORTED,)):
             if d["abs_item_id"] and not self.dry_run and self.abs_client is not None:
                 self.apply_metadata(d)
         return self.result
+
+
+def run(
+    state: State,
+    qbt: QBittorrent,
+    abs_client: Audiobookshelf | None,
+    policy: Policy,
+    options: Options,
+    *,
+    now: Callable[[], datetime],
+    dry_run: bool = False,
+    task_id: int | None = None,
+    guard: Guard | None = None,
+    fetch: Callable[[Mapping[str, Any]], tuple[bytes | None, str | None]] | None = None,
+    progress: Progress | None = None,
+    retry: int | None = None,
+) -> DownloadsResult:
+    """One pass over every download (see the module docstring); ``retry`` first gives that
+    failed download a fresh round of retries."""
+    if retry is not None:
+        reset_failed(state, retry, dry_run=dry_run)
+    return Downloads(state, qbt, abs_client, policy, options, now=now, dry_run=dry_run, task_id=task_id,
+                     guard=guard, fetch=fetch, progress=progress or NullProgress()).run()
 
 
 def reset_failed(state: State, download_id: int, *, dry_run: bool = False) -> None:
@@ -422,17 +449,15 @@ def reset_failed(state: State, download_id: int, *, dry_run: bool = False) -> No
     d = state.get_download(download_id)
     if d is None:
         raise ConfigError(f"--retry {download_id}: no such download (see abook report --json)")
-    if d["status"] != "failed":
+    if d["status"] != S.FAILED:
         raise ConfigError(f"--retry {download_id}: download is {d['status']}, not failed")
     if not dry_run:
-        state.update_download(download_id, status="pending", retries=0, status_reason="retry by hand",
+        state.update_download(download_id, status=S.PENDING, retries=0, status_reason="retry by hand",
                               qb_hash=None)
 
 
 def _tags(d: Mapping[str, Any]) -> list[str]:
-    from .grab import _extra_tags
-
-    return _extra_tags(d.get("reason") or "manual", d.get("genre") or "", d.get("source") or "")
+    return extra_tags(d.get("reason") or "manual", d.get("genre") or "", d.get("source") or "")
 
 
 def _release_of(d: Mapping[str, Any]) -> Any:

@@ -8,13 +8,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, HeldError
-from .grab import Grabber, Outcome, Policy, build_index, owned_books, queued_books, screen
+from ..models import Judgement
+from .grab import Grabber, Outcome, Shelf, judge
 
 if TYPE_CHECKING:
-    from ..clients.qbittorrent import QBittorrent
+    from ..acquisition import Acquisition
     from ..models import Release
-    from ..search import SearchSource
     from ..state import State
+
+#: how ``abook search`` names each verdict (the words of its ``--json`` schema)
+VERDICT_WORDS = {
+    Judgement.NEW: "new", Judgement.QUEUED: "queued", Judgement.OWNED: "owned",
+    Judgement.NEAR_MISS: "near_miss", Judgement.UNWANTED: "unwanted", Judgement.DIFFERENT: "unwanted",
+}
 
 
 @dataclass
@@ -41,38 +47,25 @@ class LookupResult:
     queued: Outcome | None = None
     dry_run: bool = False
 
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {"results": len(self.hits)}
+        if self.queued is not None:
+            out[str(self.queued.decision)] = 1
+        return out
 
-def judge(state: State, releases: list[Release], policy: Policy) -> list[Hit]:
-    """Each release with the verdict top10 would reach for it."""
-    owned = build_index(owned_books(state))
-    queued = build_index(queued_books(state))
-    hits = []
+
+def hits(releases: list[Release], shelf: Shelf) -> list[Hit]:
+    """Each release with the verdict every acquisition command reaches for it."""
+    out = []
     for release in releases:
-        mine = state.find_download(source=release.source, torrent_id=release.torrent_id)
-        if mine is not None and mine["status"] != "failed":
-            hits.append(Hit(release, "queued", f"already queued by abook ({mine['status']})"))
-            continue
-        why = screen(release, policy)
-        if why:
-            hits.append(Hit(release, "unwanted", why))
-            continue
-        match = owned.find(release.book())
-        if match is not None and match.verdict == "same":
-            hits.append(Hit(release, "owned", f"owned: {match.owned.title!r}"))
-        elif match is not None:
-            hits.append(Hit(release, "near_miss", f"near miss of owned {match.owned.title!r}: {match.reason}"))
-        elif (q := queued.find(release.book())) is not None and q.verdict == "same":
-            hits.append(Hit(release, "queued", "the same book is already queued by abook"))
-        else:
-            hits.append(Hit(release, "new", "not owned"))
-    return hits
+        verdict = judge(release, shelf)
+        out.append(Hit(release, VERDICT_WORDS[verdict.kind], verdict.reason))
+    return out
 
 
 def run(
     state: State,
-    search: SearchSource,
-    qbt: QBittorrent | None,
-    policy: Policy,
+    acq: Acquisition,
     *,
     query: str,
     author: str = "",
@@ -80,14 +73,14 @@ def run(
     force: bool = False,
     dry_run: bool = False,
     task_id: int | None = None,
-    guard: Any = None,
 ) -> LookupResult:
     """Search, judge, and with ``queue`` grab the result with that torrent id."""
-    hits = judge(state, search.find(query, author), policy)
-    result = LookupResult(query=" ".join(p for p in (query, author) if p), hits=hits, dry_run=dry_run)
+    shelf = Shelf.load(state, acq.policy)
+    found = hits(acq.search.find(query, author), shelf)
+    result = LookupResult(query=" ".join(p for p in (query, author) if p), hits=found, dry_run=dry_run)
     if queue is None:
         return result
-    chosen = next((h for h in hits if h.release.torrent_id == str(queue)), None)
+    chosen = next((h for h in found if h.release.torrent_id == str(queue)), None)
     if chosen is None:
         raise ConfigError(f"--queue {queue}: no result of this search has that torrent id")
     if chosen.verdict != "new" and not force:
@@ -95,6 +88,6 @@ def run(
     hold = state.hold()
     if hold:
         raise HeldError(f"ratio hold is on ({hold}); nothing queued")
-    grabber = Grabber(state, search, qbt, policy, dry_run=dry_run, task_id=task_id, guard=guard)
+    grabber = Grabber.for_run(state, acq, dry_run=dry_run, task_id=task_id)
     result.queued = grabber.grab(chosen.release, reason="manual")
     return result

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AbookError
+from ..errors import AbookError, PartialFailure
 from ..library import book_ref
 from ..progress import NullProgress, Progress
-from ..state import iso, parse_iso
+from ..times import iso, parse_iso
 
 if TYPE_CHECKING:
     from ..clients.audiobookshelf import Audiobookshelf
@@ -77,6 +77,11 @@ class MetadataResult:
     @property
     def changes(self) -> list[Change]:
         return [c for b in self.books for c in b.changes]
+
+    def error(self) -> PartialFailure | None:
+        """What the command's exit code must say (None: done)."""
+        failed = sum(b.status == "failed" for b in self.books)
+        return PartialFailure(f"{failed} books failed (see abook report)") if failed else None
 
     def counts(self) -> dict[str, Any]:
         out: dict[str, Any] = {"books": len(self.books), "fields": len(self.changes)}
@@ -157,6 +162,37 @@ def verify(book: Any, candidates: Iterable[Candidate]) -> Candidate | None:
         if compare(book, cand.book()).verdict == "same":
             return cand
     return None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which books a run looks at: ``mode`` "new" (added within ``since``), "all" or "default"
+    (never-checked books first, then the oldest checks), or one ``item``."""
+
+    mode: str = "default"
+    since: timedelta = timedelta(days=7)
+    item: str | None = None
+    force: bool = False
+    limit: int = 50
+    recheck_days: int = 30
+
+    @classmethod
+    def from_options(
+        cls, *, new: bool, all_books: bool, since: str | None, item: str | None, force: bool,
+        limit: int | None, daily_max: int, recheck_days: int,
+    ) -> Selection:
+        """The command's options as a selection: ``--all`` without ``--max`` has no limit, and
+        ``--item`` is always asked again (it is one book the user named)."""
+        from ..times import parse_since
+
+        mode = "all" if all_books else "new" if new else "default"
+        return cls(mode=mode, since=timedelta(days=parse_since(since)), item=item, force=force or bool(item),
+                   limit=0 if (all_books and limit is None) else (limit if limit is not None else daily_max),
+                   recheck_days=recheck_days)
+
+    def pick(self, books: Sequence[Mapping[str, Any]], now: datetime) -> list[Mapping[str, Any]]:
+        return select_books(books, now=now, mode=self.mode, since=self.since, item=self.item,
+                            recheck_days=self.recheck_days, force=self.force, limit=self.limit)
 
 
 def select_books(
@@ -306,3 +342,25 @@ class FixMetadata:
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def run(
+    state: State,
+    selection: Selection,
+    *,
+    sources: Callable[[], list[Source]],
+    abs_client: Callable[[], Audiobookshelf],
+    now: Callable[[], datetime],
+    retries: int = 2,
+    backoff: float = 1.0,
+    dry_run: bool = False,
+    task_id: int | None = None,
+    progress: Progress | None = None,
+) -> MetadataResult:
+    """Fill the empty fields of the selected books. The sources and the ABS client are built
+    only when some book needs them (a run with nothing to do asks nothing of anyone)."""
+    rows = selection.pick(state.books(), now())
+    return FixMetadata(
+        state, abs_client() if rows and not dry_run else None, sources() if rows else [], now=now,
+        retries=retries, dry_run=dry_run, task_id=task_id, progress=progress or NullProgress(), backoff=backoff,
+    ).run(rows)

@@ -1,11 +1,6 @@
-"""The tracker guard: every grab passes through it.
+"""``abook ratio-check``: watch the tracker account, hold and release, pause and resume, buy.
 
-Before a grab the guard projects the ratio as if every unfinished non-freeleech grab of abook,
-this one included, had been downloaded in full, and counts the unsatisfied-torrent slots that
-would remain. It refuses a grab that would take the ratio below ``RATIO_FLOOR`` or leave fewer
-than ``UNSAT_MARGIN`` slots. Freeleech, personal freeleech and (for VIP accounts) VIP torrents
-cost no ratio. User stats are read fresh once per run (and cached a few minutes in the state
-file, so commands started together do not ask the tracker twice).
+The guard every grab passes is in :mod:`abook.guard`; this workflow owns the hold it obeys.
 """
 
 from __future__ import annotations
@@ -17,123 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..guard import account_of, cache_account
+
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..models import Release
+    from ..errors import AbookError
     from ..state import State
-
-STATS_CACHE_SECONDS = 300
-
-
-@dataclass(frozen=True)
-class Account:
-    """The part of the tracker account the guard needs."""
-
-    uploaded: int
-    downloaded: int
-    ratio: float
-    vip: bool
-    unsat_count: int | None
-    unsat_limit: int | None
-
-
-def costs_ratio(release: Release, vip_account: bool) -> bool:
-    if release.freeleech or release.personal_freeleech:
-        return False
-    return not (release.vip and vip_account)
-
-
-def projected_ratio(account: Account, pending_bytes: int, extra_bytes: int) -> float:
-    down = account.downloaded + pending_bytes + extra_bytes
-    if down <= 0:
-        return math.inf
-    return account.uploaded / down
-
-
-def check_grab(
-    account: Account,
-    release: Release,
-    *,
-    pending_bytes: int,
-    pending_slots: int,
-    floor: float,
-    margin: int,
-) -> str | None:
-    """Why this grab must wait, or None. Pure: the numbers come from the caller."""
-    extra = release.size if costs_ratio(release, account.vip) else 0
-    ratio = projected_ratio(account, pending_bytes, extra)
-    if ratio < floor:
-        return f"projected ratio {ratio:.2f} would fall below RATIO_FLOOR {floor:g}"
-    if account.unsat_limit is not None and account.unsat_count is not None:
-        left = account.unsat_limit - account.unsat_count - pending_slots - 1
-        if left < margin:
-            return (
-                f"only {max(left, 0)} unsatisfied-torrent slots would remain "
-                f"(limit {account.unsat_limit}, UNSAT_MARGIN {margin})"
-            )
-    return None
-
-
-def make_guard(
-    settings: Settings, state: State, search: Any, qbt: Any, dry_run: bool
-) -> Callable[[Release], str | None] | None:
-    """A guard for grabs from MAM (Prowlarr grabs are not on the account abook watches)."""
-    if dry_run or getattr(search, "name", "") != "mam":
-        return None
-    client = search.client
-    account: dict[str, Account] = {}
-
-    def guard(release: Release) -> str | None:
-        if "a" not in account:
-            account["a"] = load_account(state, client)
-        unfinished = state.downloads(("pending", "queued", "downloading"))
-        pending_bytes = sum(
-            int((1.0 - float(d["progress"] or 0.0)) * (d["size"] or 0))
-            for d in unfinished
-            if not d["freeleech"] and not (d["vip"] and account["a"].vip)
-        )
-        pending_slots = sum(1 for d in unfinished if d["status"] == "pending")
-        return check_grab(
-            account["a"], release, pending_bytes=pending_bytes, pending_slots=pending_slots,
-            floor=settings.ratio_floor, margin=settings.unsat_margin,
-        )
-
-    return guard
-
-
-def load_account(state: State, client: Any) -> Account:
-    """User stats, from the state file's cache when fresher than a few minutes."""
-    from ..state import iso, parse_iso, utcnow
-
-    cached = state.get_kv("mam_stats")
-    if cached:
-        data = json.loads(cached)
-        at = parse_iso(data.get("at"))
-        if at is not None and (utcnow() - at).total_seconds() < STATS_CACHE_SECONDS:
-            return Account(**data["account"])
-    stats = client.user_stats()
-    uploaded = stats.uploaded
-    if math.isfinite(stats.ratio) and stats.downloaded > 0:
-        # MAM shows up/down as rounded strings ("1.2 TiB"); its ratio is the exact figure.
-        uploaded = int(stats.ratio * stats.downloaded)
-    acc = Account(
-        uploaded=uploaded, downloaded=stats.downloaded,
-        ratio=stats.ratio if math.isfinite(stats.ratio) else 1e9,
-        vip=stats.is_vip, unsat_count=stats.unsat_count, unsat_limit=stats.unsat_limit,
-    )
-    state.set_kv("mam_stats", json.dumps({"at": iso(), "account": acc.__dict__}))
-    return acc
-
-
-def make_download_guard(settings: Settings, state: State, dry_run: bool) -> Callable[[Release], str | None] | None:
-    """The guard for submitting pending MAM downloads (needs MAM settings; None without them)."""
-    if dry_run or not settings.configured("MAM_ID"):
-        return None
-    from ..services import make_search
-
-    search = make_search(settings, state, "mam")
-    return make_guard(settings, state, search, None, dry_run)
-
 
 # =====================================================================================
 # ``abook ratio-check``: watch the account, hold/release, pause/resume, buy from the store
@@ -258,6 +142,16 @@ class RatioCheckResult:
             parts.append(f"qBittorrent error: {self.qbt_error}")
         return "; ".join(parts)
 
+    def error(self) -> AbookError | None:
+        """What the command's exit code must say: 3 when qBittorrent failed, 4 while held."""
+        from ..errors import HeldError, ServiceError
+
+        if self.qbt_error:
+            return ServiceError(f"qBittorrent: {self.qbt_error}")
+        if self.held:
+            return HeldError(f"ratio hold is on: {self.hold}")
+        return None
+
     def counts(self) -> dict[str, Any]:
         return {
             "ratio": None if not math.isfinite(self.ratio) else round(self.ratio, 3),
@@ -340,7 +234,7 @@ def pausable(t: Any) -> bool:
     return t.is_downloading and not t.is_complete and not t.is_paused
 
 
-def ratio_check(
+def run(
     state: State,
     mam: Any,
     qbt: Any,
@@ -354,7 +248,7 @@ def ratio_check(
     """One watch of the tracker account (see the state machine above)."""
     from ..errors import AbookError
     from ..progress import NullProgress
-    from ..state import iso, utcnow
+    from ..times import iso, utcnow
 
     now = now or utcnow()
     progress = progress or NullProgress()
@@ -381,7 +275,7 @@ def ratio_check(
         # The state changes first: if qBittorrent fails below, the hold still stops new grabs.
         if res.hold is not None:
             state.set_hold(res.hold)
-        _cache_account(state, stats)
+        cache_account(state, account_of(stats))
 
     try:
         if qbt is not None:
@@ -413,7 +307,7 @@ def ratio_check(
 
 
 def _fill_stats(res: RatioCheckResult, stats: Any) -> None:
-    from ..state import iso
+    from ..times import iso
 
     res.username, res.class_name, res.ratio = stats.username, stats.user_class, stats.ratio
     res.uploaded, res.downloaded, res.bonus = stats.uploaded, stats.downloaded, float(stats.seedbonus or 0)
@@ -427,20 +321,8 @@ def _vip_days_left(stats: Any, now: datetime) -> float | None:
     return (stats.vip_until - now).total_seconds() / 86400.0
 
 
-def _cache_account(state: State, stats: Any) -> None:
-    """Hand the fresh numbers to the grab guard (same cache as :func:`load_account`)."""
-    from ..state import iso
-
-    acc = Account(
-        uploaded=stats.uploaded, downloaded=stats.downloaded,
-        ratio=stats.ratio if math.isfinite(stats.ratio) else 1e9,
-        vip=stats.is_vip, unsat_count=stats.unsat_count, unsat_limit=stats.unsat_limit,
-    )
-    state.set_kv("mam_stats", json.dumps({"at": iso(), "account": acc.__dict__}))
-
-
 def _recently_refused(state: State, kind: str, now: datetime) -> str | None:
-    from ..state import parse_iso
+    from ..times import parse_iso
 
     at = parse_iso(state.get_kv(f"bonus_refused:{kind}"))
     if at is not None and (now - at).total_seconds() < REFUSAL_BACKOFF_HOURS * 3600:
@@ -487,7 +369,7 @@ def _spend(
     state: State, res: RatioCheckResult, kind: str, amount: float, buy: Callable[[], Any], *,
     now: datetime, dry_run: bool, task_id: int | None,
 ) -> None:
-    from ..state import iso
+    from ..times import iso
 
     unit = "week(s) of VIP" if kind == "VIP" else "GB of upload credit"
     if dry_run:

@@ -8,16 +8,37 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..state import iso, utcnow
+from ..times import iso, utcnow
 
 if TYPE_CHECKING:
     from ..state import State
 
 SCHEMA = 1
+
+
+@dataclass
+class ReportResult:
+    """The report: ``data`` is the ``--json`` document."""
+
+    data: dict[str, Any]
+
+    def counts(self) -> dict[str, Any]:
+        return {}
+
+    def error(self) -> None:
+        return None
+
+
+def run(state: State, *, since: str | None = None, book_value: float = 0.0) -> ReportResult:
+    """The report over the last ``since`` ("7d", "2w", "36h"; default 7 days)."""
+    from ..times import parse_since
+
+    return ReportResult(build(state, since_days=parse_since(since), book_value=book_value))
 
 
 def build(state: State, *, since_days: int = 7, book_value: float = 0.0) -> dict[str, Any]:
@@ -118,7 +139,7 @@ def top10_section(state: State) -> dict[str, Any]:
 
 def gaps_section(state: State) -> dict[str, Any]:
     """Series completion and authors with gaps, as the gaps workflow sums them up."""
-    from .gaps import gaps_report
+    from .missing import gaps_report
 
     try:
         return gaps_report(state)
@@ -192,19 +213,4 @@ def tracker_section(state: State, since: datetime) -> dict[str, Any]:
     }
 
 
-def parse_since(text: str | None) -> int:
-    """``7d``, ``2w``, ``36h`` or a bare number of days -> whole days (at least 1)."""
-    from ..errors import ConfigError
-
-    if not text:
-        return 7
-    raw = text.strip().lower()
-    unit = raw[-1] if raw[-1] in "hdw" else "d"
-    number = raw[:-1] if raw[-1] in "hdw" else raw
-    try:
-        value = float(number)
-    except ValueError:
-        raise ConfigError(f"--since {text!r}: write a duration like 7d, 2w or 36h") from None
-    days = value / 24 if unit == "h" else value * 7 if unit == "w" else value
-    return max(1, round(days))
 

@@ -55,6 +55,9 @@ class ScanResult:
     def counts(self) -> dict[str, int]:
         return {"books": self.total, "new": self.new, "changed": self.changed, "removed": self.removed}
 
+    def error(self) -> None:
+        return None
+
 
 def run(
     abs_client: Audiobookshelf,

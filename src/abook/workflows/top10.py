@@ -13,22 +13,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import HeldError
+from ..errors import HeldError, PartialFailure
+from ..models import TAKEN, Decision, Judgement
 from ..progress import NullProgress, Progress
-from .grab import Grabber, Policy, build_index, owned_books, queued_books, screen
+from .grab import Grabber, Shelf, judge
 
 if TYPE_CHECKING:
-    from ..clients.qbittorrent import QBittorrent
-    from ..search import SearchSource
+    from ..acquisition import Acquisition
+    from ..models import Release
     from ..state import State
+
+#: decisions that cover one of the N books of a genre
+COVERED = (*TAKEN, Decision.COUNTED)
 
 
 @dataclass
-class Decision:
+class Pick:
+    """What this run decided for one ranked torrent."""
+
     rank: int
     title: str
     author: str
-    decision: str  # queued | pending | held | counted | skipped | near_miss | would_queue | failed
+    decision: Decision  # queued | pending | held | counted | skipped | near_miss | would_queue | failed
     reason: str
     torrent_id: str = ""
     size: int = 0
@@ -39,15 +45,15 @@ class Decision:
 class GenreResult:
     genre: str
     wanted: int
-    decisions: list[Decision] = field(default_factory=list)
+    decisions: list[Pick] = field(default_factory=list)
 
     @property
     def covered(self) -> int:
-        return sum(d.decision in ("queued", "pending", "counted", "would_queue") for d in self.decisions)
+        return sum(d.decision in COVERED for d in self.decisions)
 
     @property
     def new(self) -> int:
-        return sum(d.decision in ("queued", "pending", "would_queue") for d in self.decisions)
+        return sum(d.decision in TAKEN for d in self.decisions)
 
     @property
     def short(self) -> bool:
@@ -63,20 +69,23 @@ class Top10Result:
     def counts(self) -> dict[str, int]:
         every = [d for g in self.genres for d in g.decisions]
         return {
-            "queued": sum(d.decision == "queued" for d in every),
-            "pending": sum(d.decision == "pending" for d in every),
-            "held": sum(d.decision == "held" for d in every),
-            "skipped": sum(d.decision in ("skipped", "near_miss") for d in every),
-            "already": sum(d.decision == "counted" for d in every),
-            "failed": sum(d.decision == "failed" for d in every),
+            "queued": sum(d.decision == Decision.QUEUED for d in every),
+            "pending": sum(d.decision == Decision.PENDING for d in every),
+            "held": sum(d.decision == Decision.HELD for d in every),
+            "skipped": sum(d.decision in (Decision.SKIPPED, Decision.NEAR_MISS) for d in every),
+            "already": sum(d.decision == Decision.COUNTED for d in every),
+            "failed": sum(d.decision == Decision.FAILED for d in every),
         }
+
+    def error(self) -> PartialFailure | None:
+        """What the command's exit code must say (None: done)."""
+        failed = self.counts()["failed"]
+        return PartialFailure(f"{failed} torrents could not be fetched (see above)") if failed else None
 
 
 def run(
     state: State,
-    search: SearchSource,
-    qbt: QBittorrent | None,
-    policy: Policy,
+    acq: Acquisition,
     *,
     genres: list[str],
     count: int,
@@ -84,7 +93,6 @@ def run(
     now: datetime,
     dry_run: bool = False,
     task_id: int | None = None,
-    guard: Any = None,
     progress: Progress | None = None,
     max_walk: int = 500,
 ) -> Top10Result:
@@ -93,9 +101,9 @@ def run(
     hold = state.hold()
     if hold:
         raise HeldError(f"ratio hold is on ({hold}); top10 queues nothing until `abook ratio-check` clears it")
-    owned = build_index(owned_books(state))
-    queued = build_index(queued_books(state))
-    grabber = Grabber(state, search, qbt, policy, dry_run=dry_run, task_id=task_id, guard=guard)
+    search = acq.search
+    shelf = Shelf.load(state, acq.policy)
+    grabber = Grabber.for_run(state, acq, dry_run=dry_run, task_id=task_id)
     result = Top10Result(genres=[], dry_run=dry_run, source=search.name)
     for genre in genres:
         gres = GenreResult(genre=genre, wanted=count)
@@ -104,17 +112,17 @@ def run(
         for rank, release in enumerate(search.ranked(genre, days, now), start=1):
             if gres.covered >= count or rank > max_walk:
                 break
-            decision = _decide(release, rank, genre, grabber, policy, owned, queued, task_id)
-            gres.decisions.append(decision)
-            if decision.decision in ("queued", "pending", "counted", "would_queue"):
+            pick = _decide(release, rank, genre, grabber, shelf, task_id)
+            gres.decisions.append(pick)
+            if pick.decision in COVERED:
                 progress.advance()
-            if decision.decision in ("queued", "pending", "would_queue", "held"):
-                queued.add(release.book())
+            if pick.decision in (*TAKEN, Decision.HELD):
+                shelf.remember(release.book())
             # queued/pending/held rows were written together with their download.
-            if decision.decision not in ("queued", "pending", "held") and not dry_run:
-                state.record_decision(_decision_row(decision, genre, search.name, task_id))
-            progress.event(f"{genre} #{rank}: {decision.decision}: {release.title} ({decision.reason})")
-            if decision.decision == "held":
+            if pick.decision not in (Decision.QUEUED, Decision.PENDING, Decision.HELD) and not dry_run:
+                state.record_decision(_decision_row(pick, genre, search.name, task_id))
+            progress.event(f"{genre} #{rank}: {pick.decision}: {release.title} ({pick.reason})")
+            if pick.decision == Decision.HELD:
                 break  # the guard said no: the rest of the ranking would be refused too
         progress.done()
         if gres.short:
@@ -124,53 +132,30 @@ def run(
     return result
 
 
-def _decide(
-    release: Any,
-    rank: int,
-    genre: str,
-    grabber: Grabber,
-    policy: Policy,
-    owned: Any,
-    queued: Any,
-    task_id: int | None,
-) -> Decision:
+def _decide(release: Release, rank: int, genre: str, grabber: Grabber, shelf: Shelf, task_id: int | None) -> Pick:
+    """top10's decision from the one verdict: a torrent taken for this genre before counts."""
     author = ", ".join(release.authors)
     base = {"rank": rank, "title": release.title, "author": author, "torrent_id": str(release.torrent_id),
             "size": release.size, "freeleech": bool(release.freeleech or release.personal_freeleech)}
-    mine = grabber.known(release)
-    if mine is not None:
+    verdict = judge(release, shelf)
+    mine = verdict.mine
+    if verdict.kind == Judgement.QUEUED and mine is not None:
         if mine["reason"] == "top10" and (mine["genre"] or "") == genre:
-            return Decision(**base, decision="counted", reason=f"queued by abook earlier ({mine['status']})")
-        return Decision(**base, decision="skipped", reason=f"already queued by abook ({mine['reason']})")
-    why = screen(release, policy)
-    if why:
-        return Decision(**base, decision="skipped", reason=why)
-    book = release.book()
-    match = owned.find(book)
-    if match is not None and match.verdict == "same":
-        return Decision(**base, decision="skipped", reason=f"owned: {_label(match)}")
-    near = match if match is not None and match.verdict == "near_miss" else None
-    qmatch = queued.find(book)
-    if qmatch is not None and qmatch.verdict == "same":
-        return Decision(**base, decision="skipped", reason="same book already queued by abook")
-    if near is not None:
-        return Decision(**base, decision="near_miss", reason=f"near miss of owned {_label(near)}: not grabbed")
+            return Pick(**base, decision=Decision.COUNTED, reason=f"queued by abook earlier ({mine['status']})")
+        return Pick(**base, decision=Decision.SKIPPED, reason=f"already queued by abook ({mine['reason']})")
+    if verdict.kind == Judgement.NEAR_MISS:
+        return Pick(**base, decision=Decision.NEAR_MISS, reason=verdict.reason)
+    if not verdict.grabbable:
+        return Pick(**base, decision=Decision.SKIPPED, reason=verdict.reason)
     decision_row = {
         "task_id": task_id, "genre": genre, "rank": rank, "source": release.source,
         "torrent_id": str(release.torrent_id), "title": release.title, "author": author, "reason": "",
     }
     outcome = grabber.grab(release, reason="top10", genre=genre, decision=decision_row)
-    return Decision(**base, decision=outcome.decision, reason=outcome.reason)
+    return Pick(**base, decision=outcome.decision, reason=outcome.reason)
 
 
-def _label(match: Any) -> str:
-    owned = getattr(match, "owned", None) or getattr(match, "book", None)
-    title = getattr(owned, "title", "") if owned is not None else ""
-    why = getattr(match, "reason", "")
-    return f"{title!r} ({why})" if title else why
-
-
-def _decision_row(d: Decision, genre: str, source: str, task_id: int | None) -> dict[str, Any]:
+def _decision_row(d: Pick, genre: str, source: str, task_id: int | None) -> dict[str, Any]:
     return {
         "task_id": task_id, "genre": genre, "rank": d.rank, "source": source, "torrent_id": d.torrent_id,
         "title": d.title, "author": d.author, "decision": d.decision, "reason": d.reason,

@@ -1,0 +1,126 @@
+"""One verdict per release, whichever acquisition command looks at it (top10, search, the gaps)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from abook.acquisition import Acquisition, Policy, judge
+from abook.bibliography import choose_release
+from abook.library import AbsItem, book_row
+from abook.matching import LibraryIndex
+from abook.models import BookRef, Judgement, Release
+from abook.state import State
+from abook.workflows import lookup, top10
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+class FakeSearch:
+    name = "mam"
+
+    def __init__(self, releases: list[Release]) -> None:
+        self.releases = releases
+
+    def ranked(self, genre: str, days: int, now: datetime) -> Iterator[Release]:
+        return iter(self.releases)
+
+    def find(self, title: str, author: str = "") -> list[Release]:
+        return list(self.releases)
+
+    def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
+        raise AssertionError("nothing may be fetched: the release is not new")
+
+
+def owned(state: State, title: str, author: str) -> None:
+    item = AbsItem(id=f"li-{title}", library_id="lib", title=title, author_name=author, updated_at=1)
+    state.apply_scan("lib", [book_row(item)], ())
+
+
+def queued(state: State, title: str, author: str, torrent_id: str = "500") -> None:
+    state.add_download({"source": "mam", "torrent_id": torrent_id, "title": title, "author": author,
+                        "status": "queued", "reason": "manual"})
+
+
+@pytest.fixture
+def state() -> Iterator[State]:
+    st = State.open(None)
+    yield st
+    st.close()
+
+
+def release(tid: str, title: str, author: str) -> Release:
+    return Release(source="mam", torrent_id=tid, title=title, authors=(author,), main_category="audiobook",
+                   seeders=5, size=10**8)
+
+
+def search_and_top10(state: State, rel: Release) -> tuple[lookup.Hit, top10.Pick]:
+    acq = Acquisition(FakeSearch([rel]), None, Policy())
+    hit = lookup.run(state, acq, query=rel.title).hits[0]
+    pick = top10.run(state, acq, genres=["Fantasy"], count=1, days=10, now=NOW, dry_run=True).genres[0].decisions[0]
+    return hit, pick
+
+
+def test_a_near_miss_of_an_owned_book_that_is_already_queued_is_queued_for_search_and_top10(state):
+    # owned "Project Hail Mary"; abook already queued its companion, a different work that is a
+    # near miss of the owned one. Before, `search` said near_miss and top10 said skipped.
+    owned(state, "Project Hail Mary", "Andy Weir")
+    queued(state, "Project Hail Mary Companion", "Andy Weir")
+    rel = release("777", "Project Hail Mary Companion", "Andy Weir")
+    shelf_owned = LibraryIndex([BookRef("Project Hail Mary", ("Andy Weir",))])
+    assert shelf_owned.find(rel.book()).verdict == "near_miss"  # the premise of the test
+    hit, pick = search_and_top10(state, rel)
+    assert hit.verdict == "queued"
+    assert pick.decision == "skipped"
+    assert hit.reason == pick.reason == "same book already queued by abook"
+
+
+@pytest.mark.parametrize(("setup", "verdict", "decision"), [
+    ("owned", "owned", "skipped"),
+    ("near", "near_miss", "near_miss"),
+    ("mine", "queued", "skipped"),
+    ("new", "new", "would_queue"),
+])
+def test_search_and_top10_agree_on_every_kind_of_release(state, setup, verdict, decision):
+    owned(state, "The Way of Kings", "Brandon Sanderson")
+    rel = {
+        "owned": release("1", "The Way of Kings [Unabridged]", "Sanderson, Brandon"),
+        "near": release("2", "The Way of Kings", "Brian Sanderson"),
+        "mine": release("3", "Words of Radiance", "Brandon Sanderson"),
+        "new": release("4", "Oathbringer", "Brandon Sanderson"),
+    }[setup]
+    if setup == "mine":
+        queued(state, "Words of Radiance", "Brandon Sanderson", torrent_id="3")
+    hit, pick = search_and_top10(state, rel)
+    assert (hit.verdict, pick.decision) == (verdict, decision)
+
+
+def test_the_info_hash_finds_abooks_own_torrent_under_another_id(state):
+    state.add_download({"source": "mam", "torrent_id": "old-id", "info_hash": "ab" * 20, "title": "Elantris",
+                        "author": "Brandon Sanderson", "status": "queued", "reason": "top10", "genre": "Fantasy"})
+    rel = release("new-id", "Elantris", "Brandon Sanderson")
+    rel.info_hash = "AB" * 20
+    hit, pick = search_and_top10(state, rel)
+    assert hit.verdict == "queued"
+    assert pick.decision == "counted"
+
+
+def test_a_torrent_that_failed_before_is_never_taken_again(state):
+    state.add_download({"source": "mam", "torrent_id": "9", "title": "Warbreaker", "author": "Brandon Sanderson",
+                        "status": "failed", "reason": "top10"})
+    rel = release("9", "Warbreaker", "Brandon Sanderson")
+    hit, pick = search_and_top10(state, rel)
+    assert (hit.verdict, hit.reason) == ("unwanted", "this torrent failed before")
+    assert (pick.decision, pick.reason) == ("skipped", "this torrent failed before")
+
+
+def test_the_gap_commands_use_the_same_judgement_with_a_wanted_book():
+    empty = LibraryIndex()
+    wanted = BookRef("Golden Son", ("Pierce Brown",))
+    other = release("5", "Morning Star", "Pierce Brown")
+    assert judge(other, Policy(), owned=empty, queued=empty, target=wanted).kind == Judgement.DIFFERENT
+    right = release("6", "Golden Son", "Pierce Brown")
+    best, refused = choose_release(wanted, [other, right], Policy())
+    assert best is right and [r for r, _ in refused] == [other]
