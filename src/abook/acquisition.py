@@ -1,8 +1,8 @@
 """What a grab may take: the one judgement of a release, and what every acquisition works with.
 
 Pure: :func:`judge` (the single verdict ``top10``, ``search``, ``fill-series`` and ``fill-authors``
-reach for one release), :class:`Policy`, :func:`screen`, :func:`release_rank`, and the bundle the
-wiring hands to those commands (:class:`Acquisition`). The state-file lookups a verdict needs and
+reach for one release), :class:`Policy`, :func:`screen` and :func:`release_rank`. The set those
+commands work with is :class:`abook.search.Acquisition`; the state-file lookups a verdict needs and
 the grab itself are in :mod:`abook.workflows.grab`.
 """
 
@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .models import DownloadStatus, Judgement
 
 if TYPE_CHECKING:
-    from .clients.qbittorrent import QBittorrent
     from .matching import LibraryIndex, Match
     from .models import BookRef, Release
-    from .search import SearchSource
 
 #: guard(release) -> why this grab must wait, or None (see :mod:`abook.guard`)
 Guard = Callable[["Release"], "str | None"]
@@ -47,16 +45,6 @@ class Policy:
             save_path=settings.qb_save_path,
             max_active=settings.max_active_downloads,
         )
-
-
-@dataclass
-class Acquisition:
-    """Where releases come from and where they go: one set per run, built by the wiring."""
-
-    search: SearchSource
-    qbt: QBittorrent | None
-    policy: Policy
-    guard: Guard | None = None
 
 
 def screen(release: Release, policy: Policy) -> str | None:

@@ -37,6 +37,15 @@ def _g(ctx: typer.Context) -> Globals:
     return ctx.obj if isinstance(ctx.obj, Globals) else Globals()
 
 
+def _version(value: bool) -> None:
+    # Eager: runs before Click asks for a command, so `abook --version` alone works.
+    if value:
+        from . import __version__
+
+        typer.echo(f"abook {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _main(
     ctx: typer.Context,
@@ -46,13 +55,9 @@ def _main(
     db: Annotated[Path | None, typer.Option("--db", help="State file (overrides ABOOK_DB).")] = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log lines (-vv for debug).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
-    if version:
-        from . import __version__
-
-        typer.echo(f"abook {__version__}")
-        raise typer.Exit(0)
     ctx.obj = Globals(env_file=env_file, db=db, verbose=verbose, quiet=quiet)
 
 

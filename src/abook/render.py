@@ -428,6 +428,8 @@ _SECTIONS += [
 
 # ------------------------------------------------- fill-series / fill-authors / missing
 def gaps(result: Any) -> None:
+    from .models import MissingStatus
+
     prefix = "dry run: " if result.dry_run else ""
     groups = [g for g in result.groups if g.missing or g.uncertain or g.known is None]
     if groups:
@@ -436,7 +438,7 @@ def gaps(result: Any) -> None:
             ["name", "source", "owned/known", "missing", "status", "uncertain"],
             [[g.name, g.source or "-", f"{g.owned}/{g.known}" if g.known is not None else "?",
               ", ".join(f"{m.entry.position or ''}{' ' if m.entry.position else ''}{m.title} [{m.status}]"
-                        for m in g.missing if m.status != "in_library") or "-",
+                        for m in g.missing if m.status != MissingStatus.IN_LIBRARY) or "-",
               g.status, "; ".join(f"{t}: {why}" for t, why in g.uncertain)]
              for g in groups],
         )

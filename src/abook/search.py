@@ -9,13 +9,27 @@ grabs. Both yield :class:`abook.models.Release` records.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from .acquisition import Guard, Policy
     from .clients.mam import MAM
     from .clients.prowlarr import Prowlarr
+    from .clients.qbittorrent import QBittorrent
     from .models import Release
+
+
+@dataclass
+class Acquisition:
+    """Where releases come from and where they go: one set per run, built by the wiring for
+    ``top10``, ``search``, ``fill-series`` and ``fill-authors``."""
+
+    search: SearchSource
+    qbt: QBittorrent | None
+    policy: Policy
+    guard: Guard | None = None
 
 
 class SearchSource(Protocol):

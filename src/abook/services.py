@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .acquisition import Acquisition, Guard
+    from .acquisition import Guard
     from .clients.audiobookshelf import Audiobookshelf
     from .clients.mam import MAM
     from .clients.prowlarr import Prowlarr
     from .clients.qbittorrent import QBittorrent
     from .config import Settings
-    from .search import SearchSource
+    from .search import Acquisition, SearchSource
     from .sources.base import Source
     from .state import State
 
@@ -206,7 +206,8 @@ class Services:
     def acquisition(self, source: str | None = None, *, dry_run: bool, qbt: bool = True) -> Acquisition:
         """Search, qBittorrent, Policy and guard: what every acquisition command works with.
         ``qbt=False`` (a search that queues nothing, a dry run of the gap commands) connects none."""
-        from .acquisition import Acquisition, Policy
+        from .acquisition import Policy
+        from .search import Acquisition
 
         self.settings.require("MAX_ACTIVE_DOWNLOADS", "LANGUAGES")
         search = self.search(source)

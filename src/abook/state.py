@@ -3,6 +3,10 @@
 Workflows never write SQL; they call intent methods here. Each method that changes more than one
 row runs in one transaction (``with self.tx():``) so a run killed at any point leaves either all
 of a change or none of it.
+
+Why one module of this size: it is the only place that knows the schema, and several intents
+span tables in one transaction (a download and the decision that chose it; a failure and the
+run that met it). Split by table, those transactions would have to cross modules.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, LockedError
 from .library import BOOK_FIELDS, COMPLETENESS_FIELDS, completeness, decode_row
+from .models import DownloadStatus, TaskStatus
 from .times import iso, parse_iso, utcnow  # noqa: F401  (the state file's clock; callers import it from here too)
 
 if TYPE_CHECKING:
@@ -156,7 +161,7 @@ class State:
         with self.tx():
             cur = self.conn.execute(
                 "INSERT INTO tasks (command, arguments, started_at, status, pid) VALUES (?,?,?,?,?)",
-                (command, json.dumps(arguments, default=str, sort_keys=True), iso(), "running", os.getpid()),
+                (command, json.dumps(arguments, default=str, sort_keys=True), iso(), TaskStatus.RUNNING, os.getpid()),
             )
         return int(cur.lastrowid or 0)
 
@@ -414,8 +419,6 @@ class State:
         }
 
     # ------------------------------------------------------------ downloads
-    UNFINISHED = ("pending", "queued", "downloading")
-    LIVE = ("pending", "queued", "downloading", "completed", "imported", "done")
 
     def find_download(self, *, source: str = "", torrent_id: str = "", info_hash: str = "") -> dict[str, Any] | None:
         """abook's own record of a torrent, by tracker id or info hash (failed ones included)."""
@@ -447,7 +450,7 @@ class State:
     def add_download(self, row: Mapping[str, Any], decision: Mapping[str, Any] | None = None) -> int:
         """Insert a download and (same transaction) the decision that chose it."""
         now = iso()
-        data = {"status": "pending", "retries": 0, "created_at": now, "updated_at": now, **row}
+        data = {"status": DownloadStatus.PENDING, "retries": 0, "created_at": now, "updated_at": now, **row}
         if isinstance(data.get("info_hash"), str):
             data["info_hash"] = data["info_hash"].lower()
         cols = list(data)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from abook.acquisition import Acquisition, Policy
+from abook.acquisition import Policy
 from abook.bibliography import (
     AUTHOR_GAP,
     SERIES_GAP,
@@ -26,6 +26,7 @@ from abook.errors import ConfigError, ServiceError
 from abook.matching import LibraryIndex as build_index
 from abook.models import BookRef, Release, SeriesRef
 from abook.progress import NullProgress
+from abook.search import Acquisition
 from abook.sources.base import (
     KIND_BOOK,
     KIND_NOVELLA,

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from abook.acquisition import Acquisition, Policy, judge
+from abook.acquisition import Policy, judge
 from abook.bibliography import choose_release
 from abook.library import AbsItem, book_row
 from abook.matching import LibraryIndex
 from abook.models import BookRef, Judgement, Release
+from abook.search import Acquisition
 from abook.state import State
 from abook.workflows import lookup, top10
 

@@ -1,5 +1,8 @@
 """qBittorrent WebUI API v2 client (qBittorrent 4.1 → 5.2).
 
+Why one module of this size: one service with two API generations (4.x pause/resume, 5.x
+stop/start, their login and add answers), and every method branches on the same version facts.
+
 The quirks this module absorbs (evidence: research/prowlarr-qbittorrent.md, parts B and D):
 
 - **Login.** ``POST auth/login``: up to 5.1 a refusal is ``200 Fails.``, from 5.2 it is ``401``;

@@ -3,7 +3,12 @@
 ``_prepare`` turns a :class:`~abook.models.BookRef` into the normalised record (cached);
 :func:`title_similarity` tries the legitimate ways a title may be written; :class:`Distance`
 folds the weighted penalties into one number and :func:`compare` applies the hard rules and
-the thresholds to give a :class:`Match`."""
+the thresholds to give a :class:`Match`.
+
+Why one module of this size: the prepared record, the title rules and the verdict are one
+computation, tuned together and benchmarked together (``benchmarks/matching.py``); the pieces have
+no use apart.
+"""
 
 from __future__ import annotations
 

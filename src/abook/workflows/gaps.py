@@ -64,8 +64,8 @@ from ..times import iso, parse_iso
 from .grab import Grabber, Shelf
 
 if TYPE_CHECKING:
-    from ..acquisition import Acquisition
     from ..models import Release
+    from ..search import Acquisition
     from ..sources.base import Source
     from ..state import State
 

@@ -29,10 +29,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..acquisition import Acquisition, Guard, Policy, Verdict
+from ..acquisition import Guard, Policy, Verdict
 from ..acquisition import judge as judge_release
 from ..errors import AuthError, ServiceError
 from ..models import LIVE, Decision, DownloadStatus
+from ..search import Acquisition
 
 if TYPE_CHECKING:
     from ..clients.qbittorrent import QBittorrent

@@ -12,8 +12,8 @@ from ..models import Judgement
 from .grab import Grabber, Outcome, Shelf, judge
 
 if TYPE_CHECKING:
-    from ..acquisition import Acquisition
     from ..models import Release
+    from ..search import Acquisition
     from ..state import State
 
 #: how ``abook search`` names each verdict (the words of its ``--json`` schema)

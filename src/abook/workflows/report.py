@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..models import ARRIVED, UNFINISHED, DownloadStatus, TaskStatus
 from ..times import iso, utcnow
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def build(state: State, *, since_days: int = 7, book_value: float = 0.0) -> dict
     since = utcnow() - timedelta(days=since_days)
     runs = []
     for row in state.last_runs():
-        if row["status"] == "running" and row.get("pid") == os.getpid():
+        if row["status"] == TaskStatus.RUNNING and row.get("pid") == os.getpid():
             continue  # this very report
         runs.append(
             {
@@ -88,7 +89,7 @@ def build(state: State, *, since_days: int = 7, book_value: float = 0.0) -> dict
     return data
 
 
-PIPELINE_STATUSES = ("pending", "queued", "downloading", "completed", "imported", "done", "failed")
+PIPELINE_STATUSES = tuple(DownloadStatus)  # every one present in the report, in the pipeline's order
 
 
 def pipeline(state: State, since: datetime, book_value: float) -> dict[str, Any]:
@@ -100,14 +101,14 @@ def pipeline(state: State, since: datetime, book_value: float) -> dict[str, Any]
         statuses[status] = {"count": int(row["count"]), "bytes": int(row["bytes"] or 0),
                             "gb": round((row["bytes"] or 0) / 1e9, 2)}
     total_bytes = sum(s["bytes"] for s in statuses.values())
-    acquired = statuses["imported"]["count"] + statuses["done"]["count"]
+    acquired = sum(statuses[s]["count"] for s in ARRIVED)
     acquired_since = state.downloads_finished_since(since)
     return {
         "statuses": statuses,
         "total": sum(s["count"] for s in statuses.values()),
         "bytes": total_bytes,
         "gb": round(total_bytes / 1e9, 2),
-        "unfinished": sum(statuses[s]["count"] for s in ("pending", "queued", "downloading")),
+        "unfinished": sum(statuses[s]["count"] for s in UNFINISHED),
         "acquired": acquired,
         "acquired_since": acquired_since,
         "book_value": book_value if book_value > 0 else None,

@@ -19,8 +19,8 @@ from ..progress import NullProgress, Progress
 from .grab import Grabber, Shelf, judge
 
 if TYPE_CHECKING:
-    from ..acquisition import Acquisition
     from ..models import Release
+    from ..search import Acquisition
     from ..state import State
 
 #: decisions that cover one of the N books of a genre
