@@ -666,8 +666,11 @@ class FakeMAM(LoopbackServer):
         langs = set(_ints(tor.get("browse_lang")))
         start_date, end_date = _bound(tor.get("startDate")), _bound(tor.get("endDate"))
         tokens = [t for t in re.findall(r"[\w']+", html.unescape(text).lower()) if t]
+        wanted_id = str(tor.get("id") or "")
         rows = []
         for row in self.catalog:
+            if wanted_id and str(row.get("id")) != wanted_id:
+                continue  # tor[id]: an exact lookup by torrent id
             if main_cats and int(row.get("main_cat", 0)) not in main_cats:
                 continue
             if cats and int(row.get("category", 0)) not in cats:

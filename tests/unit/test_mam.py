@@ -243,6 +243,20 @@ def test_search_pages_through_everything_sorted_by_snatches(fake: FakeMAM):
     assert "dlLink" not in body
 
 
+def test_one_torrent_by_id_is_one_exact_lookup(fake: FakeMAM):
+    wanted = str(fake.catalog[7]["id"])
+    with _client(fake) as mam:
+        got = mam.torrent(wanted)
+        gone = mam.torrent("999999999")
+    assert got is not None and got.torrent_id == wanted
+    assert gone is None
+    searches = fake.served("/tor/js/loadSearchJSONbasic.php")
+    assert len(searches) == 2
+    assert searches[0].body["tor"]["id"] == wanted
+    # any category and language: the caller judges what it gets
+    assert searches[0].body["tor"]["main_cat"] == [] and searches[0].body["tor"]["browse_lang"] == []
+
+
 def test_search_max_results_stops_early(fake: FakeMAM):
     with _client(fake) as mam:
         found = mam.search(max_results=30)

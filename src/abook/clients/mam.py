@@ -384,6 +384,16 @@ class MAM:
             )
         )
 
+    def torrent(self, torrent_id: int | str) -> Release | None:
+        """One torrent by its id, read fresh (``tor[id]``: an exact lookup in one paced request).
+
+        Any category and language: the caller decides what the answer means. None when MAM does
+        not (or no longer) list it."""
+        found = self.search("", srch_in=("title",), main_cat=(), languages=(), sort="default", per_page=5,
+                            max_results=1, extra={"id": str(torrent_id)})
+        hit = next((r for r in found if r.torrent_id == str(torrent_id)), None)
+        return hit
+
     # ------------------------------------------------------------ download
     def download(self, torrent_id: int | str | Release, *, dl: str | None = None) -> bytes:
         """The .torrent of one torrent, checked to really be a torrent.
