@@ -68,7 +68,7 @@ class AbsAuthor:
     num_books: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: 50,000 are made per first scan, and frozen init is 2x slower
 class AbsItem:
     """One library item as Audiobookshelf describes it.
 
@@ -116,13 +116,18 @@ class AbsItem:
         return self.authors is not None
 
     def with_expanded(self, expanded: AbsItem | None) -> AbsItem:
-        """This (minified) record with the metadata of its expanded record laid over it."""
+        """The item's expanded record, with what only this (minified) record says filled in.
+
+        The expanded record is the same item in full, so it wins; ``expanded`` is completed in
+        place (it is made for this call and thrown away after)."""
         if expanded is None:
             return self
-        from dataclasses import replace
-
-        over = {name: value for name in _METADATA_FIELDS if (value := getattr(expanded, name)) is not None}
-        return replace(self, **over)
+        for name in _METADATA_FIELDS:
+            if getattr(expanded, name) is None:
+                mine = getattr(self, name)
+                if mine is not None:
+                    setattr(expanded, name, mine)
+        return expanded
 
     def metadata_values(self) -> dict[str, Any]:
         """The item's current values under the keys of ABS's ``PATCH /media`` ``metadata`` (and
@@ -191,16 +196,22 @@ def select_libraries(libraries: Sequence[AbsLibrary], wanted: str) -> list[AbsLi
 
 # ----------------------------------------------------------------------- the mirror's rows
 def fingerprint(item: AbsItem) -> str:
-    """What decides "changed": ``updatedAt`` plus the name strings ABS recomputes on renames.
+    """What decides "changed" (see :func:`fingerprint_of`)."""
+    return fingerprint_of(item.updated_at, item.is_missing, item.author_name, item.narrator_name, item.series_name)
+
+
+def fingerprint_of(
+    updated_at: int | None, is_missing: bool, author_name: str | None, narrator_name: str | None,
+    series_name: str | None,
+) -> str:
+    """``updatedAt`` plus the name strings ABS recomputes on renames.
 
     ABS bumps ``updatedAt`` on every edit, match and rescan, but renaming an author or a series
     changes ``authorName``/``seriesName`` without bumping it; ``isMissing`` flips on its own too.
     Cheap on purpose: it runs for every item of every scan. (The text is the one earlier versions
     stored, so an existing state file is not re-read in full.)
     """
-    return (
-        f"{item.updated_at}|{item.is_missing}|{item.author_name}|{item.narrator_name}|{item.series_name}"
-    )
+    return f"{updated_at}|{is_missing}|{author_name}|{narrator_name}|{series_name}"
 
 
 def _text(value: Any) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..library import AbsItem, book_row, fingerprint, select_libraries
+from ..library import AbsItem, book_row, select_libraries
 from ..progress import NullProgress, Progress
 
 if TYPE_CHECKING:
@@ -101,26 +101,24 @@ def _scan_library(
         next_page = pool.submit(next, pages, None)
         first = True
         while True:
-            got = next_page.result()
-            if got is None:
+            page = next_page.result()
+            if page is None:
                 break
             next_page = pool.submit(next, pages, None)
-            page, total = got
             if first:
-                progress.start(f"Scanning {lib.name}", total)
+                progress.start(f"Scanning {lib.name}", page.total)
                 first = False
             todo: list[tuple[AbsItem, str]] = []
             # The hot loop of every scan (50,000 rounds on a big library): keep it lean.
             seen_add, stored_get = seen.add, stored.get
-            for item in page:
-                item_id = item.id
-                if not item_id or item_id in seen or item.media_type != "book":
+            for index, (item_id, media_type, fp) in enumerate(page.entries):
+                if not item_id or item_id in seen or media_type != "book":
                     continue
                 seen_add(item_id)
                 old = stored_get(item_id)
-                fp = fingerprint(item)
                 if old is not None and old[0] == fp and old[1] is None:
                     continue
+                item = page.item(index)
                 (out.changed if old is not None and old[1] is None else out.new).append(str(item.title or item_id))
                 todo.append((item, fp))
             n_items = len(page)
