@@ -46,7 +46,9 @@ def catalog() -> list[dict]:
         # ---- Science Fiction
         mam_row(201, "Project Hail Mary: A Novel", authors=["Andy Weir"], category=SCIFI, snatches=990),
         mam_row(202, "Three Body Problem", authors=["Liu Cixin"], category=SCIFI, snatches=980),
-        mam_row(203, "Project Hail Mary Companion", authors=["Andy Weir"], category=SCIFI, snatches=970),
+        # a near miss: the owned title under an author name that may be Andy Weir's (a companion
+        # was the near miss here until issue #14 made a companion a different work)
+        mam_row(203, "Project Hail Mary", authors=["Andrew Weir"], category=SCIFI, snatches=970),
         mam_row(204, "Leviathan Falls", authors=["James S.A. Corey"], series=[("The Expanse", "9")], category=SCIFI,
                 snatches=960),
         mam_row(205, "Dune Messiah", authors=["Frank Herbert"], series=[("Dune", "2")], category=SCIFI, snatches=950),

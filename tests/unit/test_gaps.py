@@ -220,7 +220,7 @@ def test_choose_release_refuses_wrong_works_and_editions():
         rel("12", "Third Flame", seeders=900, free=True, snatched=True),
         rel("13", "Third Flame", seeders=900, free=True, language="German"),
         rel("14", "Third Flame", seeders=900, free=True, tags="Abridged"),
-        rel("15", "Third Flame", seeders=900, free=True, series=(SeriesRef(SAGA, "2"),)),
+        rel("15", "Ember Saga, Book 2", seeders=900, free=True, series=(SeriesRef(SAGA, "2"),)),
         rel("16", "Third Flame", seeders=900, free=True, authors=("Other Person",)),
     ]
     good = rel("20", "Third Flame [Unabridged]", files=("mp3",), seeders=1)
@@ -229,6 +229,18 @@ def test_choose_release_refuses_wrong_works_and_editions():
     assert {r.torrent_id for r, _ in refused} == {r.torrent_id for r in refused_ones}
     best, _ = choose_release(third(), refused_ones, Policy())
     assert best is None
+
+
+def test_the_wanted_title_at_another_position_of_its_series_is_the_wanted_book():
+    # sources number one series differently (a prequel counted or not): the identical title by
+    # the same author is the same work (issue #14, class 4); a title that is only the series
+    # name and a number is not
+    other_numbering = rel("15", "Third Flame", seeders=900, series=(SeriesRef(SAGA, "2"),))
+    best, refused = choose_release(third(), [other_numbering], Policy())
+    assert best is other_numbering and not refused
+    by_number = rel("17", "Ember Saga", seeders=900, series=(SeriesRef(SAGA, "2"),))
+    best, refused = choose_release(third(), [by_number], Policy())
+    assert best is None and [r for r, _ in refused] == [by_number]
 
 
 def test_a_dead_torrent_loses_to_a_seeded_one_and_a_failed_one_is_skipped():

@@ -403,7 +403,7 @@ NEVER_SAME = [
     pytest.param(
         bk("Sleeping Beauties", "Stephen King"),
         bk("Sleeping Beauties", "Owen King"),
-        "near_miss",  # same title, a shared surname: reported, never grabbed, never owned
+        "different",  # same title, a shared surname, another person (issue #14, class 8)
         id="king-vs-king",
     ),
     pytest.param(
@@ -467,7 +467,7 @@ NEVER_SAME = [
         id="stormlight-1-2",
     ),
     pytest.param(
-        bk("Dune", "Frank Herbert"), bk("Dune", "Brian Herbert"), "near_miss", id="herbert-family"
+        bk("Dune", "Frank Herbert"), bk("Dune", "Brian Herbert"), "different", id="herbert-family"
     ),
     pytest.param(
         bk("The Girl Who Played with Fire", "Stieg Larsson"),
@@ -594,28 +594,40 @@ def test_near_miss_band_and_threshold_parameters() -> None:
     assert compare(owned, offered, same_threshold=0.01, near_threshold=0.02).verdict == "different"
 
 
-def test_title_only_match_without_author_is_not_same_unless_exact() -> None:
-    assert (
-        compare(bk("Leviathan Wakes"), bk("Leviathan Wakes", "James S. A. Corey")).verdict == "same"
-    )
+def test_title_only_match_without_author_is_at_most_a_near_miss() -> None:
+    # issue #14, class 6: without an author the same title may be somebody else's book
+    exact = compare(bk("Leviathan Wakes"), bk("Leviathan Wakes", "James S. A. Corey"))
+    assert exact.verdict == "near_miss" and exact.rule == "no author"
     assert (
         compare(bk("Leviathon Wakes"), bk("Leviathan Wakes", "James S. A. Corey")).verdict
         == "near_miss"
     )
+    # an identifier is the one thing that settles it
+    with_asin = compare(bk("Leviathan Wakes", asin="B0TEST0002"), bk("Leviathan Wakes", asin="B0TEST0002"))
+    assert with_asin.verdict == "same"
 
 
-def test_unknown_author_is_ignored() -> None:
+def test_unknown_author_counts_as_no_author() -> None:
     m = compare(bk("Dune", "Unknown"), bk("Dune", "Frank Herbert"))
-    assert m.verdict == "same"
+    assert m.verdict == "near_miss" and m.rule == "no author"  # never "author differs"
 
 
 def test_series_positions_disagreeing_across_series_is_near_miss() -> None:
-    # sources number universe series differently; one agreeing series beats one conflicting
+    # sources number universe series differently; one agreeing series beats one conflicting,
+    # but with a title that is not quite the same it is not enough to call it owned
     owned = bk("The Final Empire", "Brandon Sanderson", (("Mistborn", "1"), ("The Cosmere", "3")))
-    offered = bk("The Final Empire", "Brandon Sanderson", (("Mistborn", "1"), ("Cosmere", "5")))
+    offered = bk(
+        "The Final Empire",
+        "Brandon Sanderson",
+        (("Mistborn", "1"), ("Cosmere", "5")),
+        subtitle="Birth of the Survivor",
+    )
     m = compare(owned, offered)
     assert m.verdict == "near_miss"
     assert "series positions disagree" in m.reason
+    # the identical title by the same author is the same work (issue #14, class 4)
+    same_title = bk("The Final Empire", "Brandon Sanderson", (("Mistborn", "1"), ("Cosmere", "5")))
+    assert compare(owned, same_title).verdict == "same"
 
 
 def test_same_recording_flags() -> None:
@@ -1106,9 +1118,10 @@ def test_library_index_without_authors_uses_rare_title_tokens() -> None:
     # offered without author: found through the rare token
     m = idx.find(bk("Leviathan Wakes"))
     assert m is not None and m.owned.ref == "abs:no-author"
-    # owned without author, offered with one: keyed under the empty author
+    # owned without author, offered with one: keyed under the empty author (found, and a near
+    # miss: without an author it may be somebody else's book, issue #14 class 6)
     m = idx.find(bk("Leviathan Wakes", "James S. A. Corey"))
-    assert m is not None and m.owned.ref == "abs:no-author" and m.verdict == "same"
+    assert m is not None and m.owned.ref == "abs:no-author" and m.verdict == "near_miss"
     # a misspelt author still finds the book through its title
     idx.add(bk("Words of Radiance", "Brandon Sanderson", ref="abs:wor"))
     m = idx.find(bk("Words of Radiance", "Brandon Sandersen"))

@@ -50,6 +50,7 @@ from .titles import (
     normalize_title,
     parse_position,
     parse_title,
+    split_part,
     split_series_name,
 )
 
@@ -76,6 +77,7 @@ __all__ = [
     "parse_title",
     "similarity",
     "split_names",
+    "split_part",
     "split_series_name",
     "title_similarity",
 ]

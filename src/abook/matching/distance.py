@@ -13,7 +13,7 @@ no use apart.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -21,8 +21,8 @@ from typing import Literal
 from abook.models import BookRef
 
 from .editions import edition_class
-from .names import _NO_AUTHOR, _names_similarity, name_tokens
-from .text import _ratio
+from .names import _NO_AUTHOR, _all_other_people, _best_pair, _names_similarity, name_tokens
+from .text import _fmt_num, _ratio, fold
 from .titles import (
     _ARTICLES,
     _STOPWORDS,
@@ -129,7 +129,12 @@ class Distance:
 
 @dataclass(frozen=True)
 class Match:
-    """The outcome of comparing an owned book with an offered one."""
+    """The outcome of comparing an owned book with an offered one.
+
+    ``rule`` names what decided the verdict: a hard rule ("identifier", "edition", "part",
+    "spin-off", "volume", "series", "author", "no author", "recording") or "distance" (the
+    thresholds). :meth:`explain` puts it all on one line for ``abook search -v``.
+    """
 
     verdict: Verdict
     distance: float
@@ -138,10 +143,27 @@ class Match:
     offered: BookRef
     components: Mapping[str, float] = field(default_factory=dict)
     same_recording: bool | None = None  # None: not enough to tell (no narrators, no editions)
+    title_similarity: float = 0.0
+    rule: str = "distance"
 
     @property
     def is_same(self) -> bool:
         return self.verdict == "same"
+
+    def explain(self) -> str:
+        """One line: "same: distance 0.053 = title 0.041 + series 0.012; title 0.97; same work",
+        or "different by the author rule: distance 0.343 = authors 0.343 + title 0.000; ...".
+
+        Each component's share of the weighed distance, biggest first. A hard rule decides
+        whatever the distance (its verdict's ``distance`` is then raised past the band)."""
+        ranked = sorted(self.components.items(), key=lambda kv: (-kv[1], kv[0]))
+        comps = " + ".join(f"{k} {v:.3f}" for k, v in ranked) or "0"
+        total = sum(self.components.values())
+        how = self.verdict if self.rule == "distance" else f"{self.verdict} by the {self.rule} rule"
+        return (
+            f"{how}: distance {total:.3f} = {comps}; "
+            f"title {self.title_similarity:.2f}; {self.reason}"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,13 +171,22 @@ class Match:
 # --------------------------------------------------------------------------------------------
 
 
+_ASIN_JUNK_RE = re.compile(r"[^0-9A-Za-z]")
+_ISBN_JUNK_RE = re.compile(r"[^0-9Xx]")
+_YEAR_IN_RE = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
+_DIGIT_RE = re.compile(r"\d")
+_NO_NUMBERS: frozenset[str] = frozenset()
+
+
 def _norm_asin(s: str) -> str:
-    return re.sub(r"[^0-9A-Za-z]", "", s or "").upper()
+    return _ASIN_JUNK_RE.sub("", s).upper() if s else ""
 
 
 def _norm_isbn(s: str) -> str:
     """ISBN-13 digits (ISBN-10 converted) or "" when not a valid-looking ISBN."""
-    d = re.sub(r"[^0-9Xx]", "", s or "").upper()
+    if not s:
+        return ""
+    d = _ISBN_JUNK_RE.sub("", s).upper()
     if len(d) == 10 and d[:9].isdigit():
         core = "978" + d[:9]
         check = (10 - sum(int(c) * (1 if i % 2 == 0 else 3) for i, c in enumerate(core)) % 10) % 10
@@ -166,22 +197,28 @@ def _norm_isbn(s: str) -> str:
 
 
 def _year(s: str) -> int | None:
-    m = re.search(r"\b(1[5-9]\d\d|20\d\d)\b", s or "")
+    m = _YEAR_IN_RE.search(s) if s else None
     return int(m.group(1)) if m else None
 
 
 def _title_numbers(text: str) -> frozenset[str]:
+    if not _DIGIT_RE.search(text):
+        return _NO_NUMBERS  # most titles: skip the token scan
     return frozenset(t for t in text.split() if t[0].isdigit() and t.replace(".", "", 1).isdigit())
+
+
+def _without_part(text: str, part: tuple[int, int] | None) -> str:
+    if part is None:
+        return text
+    suffix = f" part {part[0]}"
+    return text[: -len(suffix)] if text.endswith(suffix) else text
 
 
 def _numbers_conflict(a: _Prep, b: _Prep) -> tuple[str, str] | None:
     """Disjoint numbers in the titles ("Dark Tower 2" vs "Dark Tower 3"), main part or whole."""
     if not (a.numbers and b.numbers):
         return None
-    for x, y in (
-        (_title_numbers(a.title.main), _title_numbers(b.title.main)),
-        (a.numbers, b.numbers),
-    ):
+    for x, y in ((a.main_numbers, b.main_numbers), (a.numbers, b.numbers)):
         if x and y and not (x & y):
             return ",".join(sorted(x)), ",".join(sorted(y))
     return None
@@ -191,6 +228,9 @@ def _sig_tokens(text: str) -> frozenset[str]:
     toks = text.split()
     sig = frozenset(t for t in toks if t not in _STOPWORDS)
     return sig or frozenset(toks)
+
+
+_RAW_WORD_RE = re.compile(r"[^\w]+|_")
 
 
 @dataclass(frozen=True)
@@ -205,6 +245,7 @@ class _Prep:
     title: TitleParts
     has_field_subtitle: bool  # ABS / store subtitle field: a real subtitle, not a sequel name
     authors: tuple[tuple[str, ...], ...]
+    author_names: tuple[str, ...]  # the names as given, aligned with ``authors``
     narrators: tuple[tuple[str, ...], ...]
     series: tuple[_Series, ...]
     asin: str
@@ -212,7 +253,20 @@ class _Prep:
     year: int | None
     editions: frozenset[str]
     tokens: frozenset[str]  # significant title tokens (full, main, subtitle)
-    numbers: frozenset[str]
+    numbers: frozenset[str]  # numbers in the comparable title (a split upload's part aside)
+    main_numbers: frozenset[str]
+    volume: tuple[float, float] | None  # the title's own volume number ("Wool: Volume 3")
+
+    @property
+    def raw_words(self) -> frozenset[str]:
+        """Every word of the raw title (for an author named in it); only the no-author case
+        asks, so it is not computed for every book."""
+        return _raw_words(self.book.title or "")
+
+
+@lru_cache(maxsize=20_000)
+def _raw_words(title: str) -> frozenset[str]:
+    return frozenset(_RAW_WORD_RE.split(fold(title))) - {""}
 
 
 @lru_cache(maxsize=120_000)
@@ -227,9 +281,13 @@ def _prepare(book: BookRef) -> _Prep:
         if both.main == tp.main:
             tp = both
             field_sub = both.subtitle
-    authors = tuple(
-        t for a in book.authors if (t := name_tokens(a)) and " ".join(t) not in _NO_AUTHOR
-    )
+    authors: list[tuple[str, ...]] = []
+    author_names: list[str] = []
+    for a in book.authors:
+        t = name_tokens(a)
+        if t and " ".join(t) not in _NO_AUTHOR:
+            authors.append(t)
+            author_names.append(a.strip())
     narrators = tuple(
         t for n in book.narrators if (t := name_tokens(n)) and " ".join(t) not in _NO_AUTHOR
     )
@@ -245,15 +303,18 @@ def _prepare(book: BookRef) -> _Prep:
             continue
         if not any(x.key == h.name and x.pos == pos for x in series):
             series.append(_Series(h.name, pos))
-    editions = set(edition_class(raw_title, " ".join(tp.tags), ""))
+    editions = edition_class(raw_title, " ".join(tp.tags), "")
     if book.abridged:
         editions.add("abridged")
-    tokens = _sig_tokens(tp.text) | _sig_tokens(tp.main)
+    tokens = _sig_tokens(tp.text)
+    if tp.subtitle:
+        tokens |= _sig_tokens(tp.main)
     return _Prep(
         book=book,
         title=tp,
         has_field_subtitle=bool(field_sub),
-        authors=authors,
+        authors=tuple(authors),
+        author_names=tuple(author_names),
         narrators=narrators,
         series=tuple(series),
         asin=_norm_asin(book.asin),
@@ -261,7 +322,9 @@ def _prepare(book: BookRef) -> _Prep:
         year=_year(book.year) or (_year(tp.year) if tp.year else None),
         editions=frozenset(editions),
         tokens=tokens,
-        numbers=_title_numbers(tp.text),
+        numbers=_title_numbers(_without_part(tp.text, tp.part)),
+        main_numbers=_title_numbers(_without_part(tp.main, tp.part)),
+        volume=parse_position(tp.volume) if tp.volume else None,
     )
 
 
@@ -287,8 +350,13 @@ def _pair_sim(x: str, y: str) -> float:
     if not x or not y:
         return 0.0
     tx, ty = x.split(), y.split()
-    wx = sum(_token_weight(t) for t in tx)
-    wy = sum(_token_weight(t) for t in ty)
+    # stopwords weigh 0.3, other words 1
+    wx = len(tx) - 0.7 * len(_STOPWORDS.intersection(tx)) if len(set(tx)) == len(tx) else sum(
+        _token_weight(t) for t in tx
+    )
+    wy = len(ty) - 0.7 * len(_STOPWORDS.intersection(ty)) if len(set(ty)) == len(ty) else sum(
+        _token_weight(t) for t in ty
+    )
     rest_y = list(ty)
     matched_w = 0.0
     unmatched_x: list[str] = []
@@ -324,15 +392,17 @@ def _pair_sim(x: str, y: str) -> float:
     return min(dice, char)
 
 
+_PREFIX_POS_RE = re.compile(
+    r"^(?:series |saga |trilogy )?(?:(?:book|bk|vol|volume|no)\s+)?(\d+(?:\.\d+)?)\s+(.+)$"
+)
+
+
 def _strip_prefix(text: str, key: str) -> tuple[str, str | None] | None:
     """ "mistborn 2 well of ascension" with key "mistborn" -> ("well of ascension", "2")."""
     if not key or not text.startswith(key + " "):
         return None
     rest = text[len(key) + 1 :]
-    m = re.match(
-        r"^(?:series |saga |trilogy )?(?:(?:book|bk|vol|volume|no)\s+)?(\d+(?:\.\d+)?)\s+(.+)$",
-        rest,
-    )
+    m = _PREFIX_POS_RE.match(rest)
     if m:
         core = m.group(2)
         for art in _ARTICLES:  # "mistborn 1 the final empire" -> "final empire"
@@ -343,24 +413,139 @@ def _strip_prefix(text: str, key: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _title_sim(a: _Prep, b: _Prep) -> tuple[float, str, list[_Series], list[_Series]]:
-    """Best similarity over the ways these two titles may legitimately be written.
+#: a title that another one extends with words glued on, without a subtitle separator ("He Who
+#: Fights with Monsters Reborn", "Dune Messiah"), is at best this similar: like a one-word
+#: subtitle, it is more often another book than the same one
+GLUED_CAP = 0.7
+#: words glued onto a title that change nothing: the series / author names of either side (checked
+#: separately) and tags the tag rules missed
+_GLUE_NOISE = frozenset(
+    {"unabridged", "audiobook", "audio", "book", "books", "novel", "series", "saga", "edition",
+     "mp3", "m4b", "the", "a", "an", "of", "and", "by"}
+)
 
-    Returns (similarity, how, series positions found in a's and in b's title by stripping a
-    series-name prefix such as "Mistborn 1: ...").
+# Words that make a title a companion to, a guide to or an adaptation of the title it contains.
+_GLUED_MARKERS = frozenset(
+    {"companion", "guide", "handbook", "encyclopedia", "encyclopaedia", "atlas", "lexicon",
+     "compendium", "cookbook", "coloring", "colouring", "trivia", "quiz", "bestiary", "almanac",
+     "sourcebook", "artbook", "official", "unofficial", "stories", "tales", "novella", "prequel",
+     "sequel", "journal", "workbook", "screenplay", "script", "novelization", "novelisation",
+     "sketchbook"}
+)
+_PREFIX_MARKERS = frozenset(
+    {"companion", "guide", "handbook", "encyclopedia", "encyclopaedia", "atlas", "lexicon",
+     "compendium", "art", "making", "world", "science", "philosophy", "physics", "maps", "map",
+     "cookbook", "trivia", "unofficial", "official", "inside", "secrets"}
+)
+_SUBTITLE_QUAL = (
+    r"(?:(?:official|unofficial|illustrated|ultimate|complete|essential|definitive|readers?|fans?|"
+    r"visual|pocket|quick|annotated|field|new|little|mini|deluxe|authorized|authorised)\s+)*"
+)
+# a subtitle that only says "companion" / "official guide" / "graphic novel" (not "A Guide to
+# Stress-Free Living", a non-fiction book's own subtitle)
+_SPINOFF_SUBTITLE_RE = re.compile(
+    rf"^{_SUBTITLE_QUAL}(?:companion|guide|handbook|encyclopa?edia|atlas|lexicon|compendium|cookbook|"
+    r"colou?ring\s+book|trivia(?:\s+(?:book|quiz))?|quiz(?:\s+book)?|bestiary|almanac|sourcebook|"
+    r"art\s*book|screenplay|script|novell?i[sz]ation|world\s+of\s+.+|making\s+of\s+.+)"
+    r"(?:\s+(?:book|edition|volume|vol|\d+))?$"
+    r"|\bunofficial\b|\bofficial\s+(?:\w+\s+)?(?:guide|companion|handbook|encyclopa?edia|cookbook)\b"
+    r"|\bgraphic\s+(?:novel|history|adaptation|memoir)\b"
+)
+
+
+def _find_run(haystack: list[str], needle: list[str]) -> int:
+    n = len(needle)
+    for i in range(len(haystack) - n + 1):
+        if haystack[i : i + n] == needle:
+            return i
+    return -1
+
+
+def _contained_titles(a: _Prep, b: _Prep) -> Iterator[tuple[_Prep, _Prep, list[str]]]:
+    """(x, y, words of y's title) for each way y's title may sit whole inside x's longer one:
+    y's full title, or its main title when y has a subtitle ("Mountains: A History" owned,
+    "Mountains Companion" offered)."""
+    for x, y in ((a, b), (b, a)):
+        nx = len(x.title.text.split())
+        for text in (y.title.text, y.title.main) if y.title.subtitle else (y.title.text,):
+            ty = text.split()
+            if ty and nx > len(ty):
+                yield x, y, ty
+
+
+def _spinoff(a: _Prep, b: _Prep) -> str | None:
+    """The word that makes one title a companion / guide / adaptation of the other, or None.
+
+    One title must contain the other whole: "<T> Companion", "<T>: The Official Guide", "The
+    Science of <T>", "The Unofficial <T> Cookbook". A marker in the subtitle counts only when
+    the subtitle says nothing else.
     """
+    for x, _y, ty in _contained_titles(a, b):
+        tx = x.title.text.split()
+        i = _find_run(tx, ty)
+        if i < 0:
+            continue
+        pre, post = tx[:i], tx[i + len(ty) :]
+        main_len = len(x.title.main.split())
+        if post:
+            if i + len(ty) < main_len:  # glued on: "<T> Companion"
+                hit = next((t for t in post if t in _GLUED_MARKERS), None)
+                if hit:
+                    return hit
+            elif x.title.subtitle and _SPINOFF_SUBTITLE_RE.search(x.title.subtitle):
+                return x.title.subtitle
+        if pre and (
+            any(t in ("unofficial", "official") for t in pre)
+            or (pre[-1] in ("of", "to", "for", "behind") and any(t in _PREFIX_MARKERS for t in pre))
+        ):
+            return " ".join(pre)
+    return None
+
+
+def _glued_extra(x: _Prep, y: _Prep) -> list[str]:
+    """The words x's main title glues onto the whole of y's title ("dune messiah" on "dune"),
+    or [] when it does not extend it (a part suffix aside)."""
+    ty = y.title.text.split()
+    xm = x.title.main.split()
+    if not ty or len(xm) <= len(ty) or xm[: len(ty)] != ty:
+        return []
+    extra = xm[len(ty) :]
+    if x.title.part is not None and extra[-2:] == ["part", str(x.title.part[0])]:
+        extra = extra[:-2]
+    return extra
+
+
+@dataclass(frozen=True)
+class _TitleMatch:
+    sim: float
+    how: str  # which pair of strings gave ``sim``
+    sx: str  # the string compared on a's side
+    sy: str  # ... and on b's side
+    extra_a: tuple[_Series, ...]  # positions found by stripping a series prefix from a's title
+    extra_b: tuple[_Series, ...]
+
+
+def _trailing_number(text: str) -> str | None:
+    """ "he who fights with monsters 2" -> "he who fights with monsters" (the volume rule judges
+    the number), None when the title does not end in a number."""
+    head, _, last = text.rpartition(" ")
+    return head if head and last.isdigit() and int(last) < 1000 else None
+
+
+def _title_sim(a: _Prep, b: _Prep) -> _TitleMatch:
+    """Best similarity over the ways these two titles may legitimately be written."""
     ta, tb = a.title, b.title
     best = _pair_sim(ta.text, tb.text)
-    how = "full"
+    how, sx, sy = "full", ta.text, tb.text
     extra_a: list[_Series] = []
     extra_b: list[_Series] = []
     if best == 1.0:
-        return best, how, extra_a, extra_b
+        return _TitleMatch(best, how, sx, sy, (), ())
 
-    def consider(sim: float, label: str) -> None:
-        nonlocal best, how
+    def consider(sim: float, label: str, x: str, y: str) -> None:
+        nonlocal best, how, sx, sy
         if sim > best:
-            best, how = sim, label
+            best, how, sx, sy = sim, label, x, y
 
     series_keys = {s.key for s in a.series + b.series if s.key}
     author_keys = {" ".join(t) for t in a.authors + b.authors}
@@ -382,53 +567,86 @@ def _title_sim(a: _Prep, b: _Prep) -> tuple[float, str, list[_Series], list[_Ser
 
     ca, cb = cores(a), cores(b)
     for core, pos in ca:
-        consider(_pair_sim(core, tb.text), "series-prefix")
+        consider(_pair_sim(core, tb.text), "series-prefix", core, tb.text)
         if pos and (pp := parse_position(pos)):
             extra_a.append(_Series("", pp))
         for core_b, _ in cb:
-            consider(_pair_sim(core, core_b), "series-prefix")
+            consider(_pair_sim(core, core_b), "series-prefix", core, core_b)
     for core, pos in cb:
-        consider(_pair_sim(ta.text, core), "series-prefix")
+        consider(_pair_sim(ta.text, core), "series-prefix", ta.text, core)
         if pos and (pp := parse_position(pos)):
             extra_b.append(_Series("", pp))
 
     # One side has a subtitle the other lacks: "Project Hail Mary" vs "... : A Novel" (generic
-    # ones are gone already), "Sapiens" vs "Sapiens: A Brief History of Humankind". A short
-    # subtitle on a title that also names the series is often a sequel ("Thrawn: Alliances"), so
-    # it only counts as a near match unless the subtitle came from a real subtitle field.
+    # ones are gone already), "Sapiens" vs "Sapiens: A Brief History of Humankind", "Frankenstein"
+    # vs "Frankenstein; or, The Modern Prometheus". A short subtitle on a title that also names
+    # the series is often a sequel ("Thrawn: Alliances"), so it only counts as a near match
+    # unless the subtitle came from a real subtitle field.
     def sub_drop(p: _Prep, other: _Prep) -> None:
         t = p.title
         if not t.subtitle or other.title.subtitle:
             return
-        if t.main in series_keys and not p.has_field_subtitle:
+        # "<Series>: <Name>" is how sequels are titled ("Mistborn: The Well of Ascension"); a
+        # subtitle that describes ("He Who Fights with Monsters: A LitRPG Adventure") is not one
+        if t.main in series_keys and not (p.has_field_subtitle or t.alternate or t.described):
             return
         sim = _pair_sim(t.main, other.title.text)
         if sim <= 0.0:
             return
-        if p.has_field_subtitle:
+        if t.alternate:
+            factor = 1.0  # "X, or Y" is X
+        elif p.has_field_subtitle:
             factor = 0.97
-        elif len(_sig_tokens(t.subtitle)) >= 3:
-            factor = 0.93
+        elif len(_sig_tokens(t.subtitle)) >= 2 or t.described:
+            factor = 0.93  # "Quiet: The Power of Introverts", "Thinking in Systems: A Primer"
         else:
-            factor = 0.7
-        consider(sim * factor, "without subtitle")
+            factor = GLUED_CAP  # "Thrawn: Alliances"
+        x, y = (t.main, other.title.text) if p is a else (other.title.text, t.main)
+        consider(sim * factor, "alternate title" if t.alternate else "without subtitle", x, y)
 
     sub_drop(a, b)
     sub_drop(b, a)
     # "Series: Title" vs "Title" with no series info anywhere: the subtitle is the title
     for p, other in ((a, b), (b, a)):
         if p.title.subtitle and not other.title.subtitle:
-            consider(_pair_sim(p.title.subtitle, other.title.text) * 0.9, "subtitle as title")
-    return best, how, extra_a, extra_b
+            x, y = (p.title.subtitle, other.title.text)
+            if p is b:
+                x, y = y, x
+            consider(_pair_sim(p.title.subtitle, other.title.text) * 0.9, "subtitle as title", x, y)
+    # "Wool 1" vs "Wool": the volume rule decides about the number, the words are the same
+    for p, other in ((a, b), (b, a)):
+        head = _trailing_number(p.title.text) if not other.numbers else None
+        if head:
+            x, y = (p.title.text, other.title.text) if p is a else (other.title.text, p.title.text)
+            sim = _pair_sim(head, other.title.text)
+            if sim > best:
+                best, how, sx, sy = sim, "without volume number", x, y
+
+    # glued-on words: "Dune Messiah" is not "Dune" whatever the ratio says of a long title; a
+    # series or author name glued on ("The Final Empire Mistborn") is dropped
+    explained = frozenset(w for k in series_keys for w in k.split()) | frozenset(
+        w for t in a.authors + b.authors for w in t if len(w) > 1  # an initial explains nothing
+    )
+    for p, other in ((a, b), (b, a)):
+        extra = _glued_extra(p, other)
+        if not extra or all(t.isdigit() for t in extra):
+            continue  # a number: the volume rule's business
+        if all(t in explained or t in _GLUE_NOISE for t in extra):
+            x, y = (other.title.text, other.title.text)
+            if best < 1.0:
+                best, how, sx, sy = 1.0, "without series / author name", x, y
+        elif best > GLUED_CAP:
+            best, how = GLUED_CAP, "title extended"
+    return _TitleMatch(best, how, sx, sy, tuple(extra_a), tuple(extra_b))
 
 
 def title_similarity(a: str, b: str) -> float:
     """0..1 similarity of two raw titles (with the subtitle/tag/series-suffix rules)."""
-    return _title_sim(_prepare(BookRef(title=a)), _prepare(BookRef(title=b)))[0]
+    return _title_sim(_prepare(BookRef(title=a)), _prepare(BookRef(title=b))).sim
 
 
 # --------------------------------------------------------------------------------------------
-# compare
+# Series, volumes
 # --------------------------------------------------------------------------------------------
 
 
@@ -441,16 +659,41 @@ def _series_match(x: str, y: str) -> bool:
     return _ratio(x, y, 0.9) >= 0.9
 
 
-def _series_check(a: tuple[_Series, ...], b: tuple[_Series, ...]) -> tuple[str, float | None, str]:
+_GENERIC_TITLE_WORDS = frozenset(
+    {"book", "books", "volume", "vol", "part", "series", "saga", "novel", "story", "untitled",
+     "episode", "chapter"}
+)
+
+
+def _own_words(text: str, series_keys: set[str]) -> bool:
+    """Does a title say something of its own, beyond a series name and a number ("Book 2",
+    "Red Rising" in the series Red Rising)?"""
+    toks = text.split()
+    if not toks or all(t.isdigit() or t in _GENERIC_TITLE_WORDS or t in _STOPWORDS for t in toks):
+        return False
+    return not any(_series_match(text, k) for k in series_keys)
+
+
+#: penalty when one title, by one author, sits at different positions of the same series in two
+#: sources (publication vs chronological order, a prequel as 0 or 15): a fact about the sources
+SCHEME_PENALTY = 0.2
+
+
+def _series_check(
+    a: tuple[_Series, ...], b: tuple[_Series, ...], *, scheme: bool
+) -> tuple[str, float | None, str]:
     """Compare series lists. Returns (state, penalty, detail).
 
     state: "conflict" (same series, different position: a different work), "disagree"
-    (one shared series agrees, another conflicts: unreliable data), "ok" or "none".
+    (one shared series agrees, another conflicts: unreliable data), "scheme" (positions differ
+    but ``scheme`` says the title is the same and says something of its own, so two numbering
+    schemes disagree), "ok" or "none".
     """
     if not a or not b:
         return "none", None, ""
     agree = 0
     conflicts: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    schemes: list[tuple[tuple[float, float], tuple[float, float]]] = []
     name_matches = 0
     named_a = [s for s in a if s.key]
     named_b = [s for s in b if s.key]
@@ -463,7 +706,7 @@ def _series_check(a: tuple[_Series, ...], b: tuple[_Series, ...]) -> tuple[str, 
                 if sa.pos == sb.pos:
                     agree += 1
                 else:
-                    conflicts.append((sa.pos, sb.pos))
+                    (schemes if scheme else conflicts).append((sa.pos, sb.pos))
     # bare positions from titles ("Book 2") compare against any position on the other side,
     # but only when no named pair settled it and the other side has a single position
     bare_a = [s for s in a if not s.key and s.pos]
@@ -477,9 +720,10 @@ def _series_check(a: tuple[_Series, ...], b: tuple[_Series, ...]) -> tuple[str, 
                 if s.pos in positions:
                     agree += 1
                 elif len(positions) == 1:
-                    conflicts.append((s.pos, next(iter(positions))))  # type: ignore[arg-type]
+                    pair = (s.pos, next(iter(positions)))
                     if bare is bare_b:
-                        conflicts[-1] = (conflicts[-1][1], conflicts[-1][0])
+                        pair = (pair[1], pair[0])
+                    (schemes if scheme else conflicts).append(pair)  # type: ignore[arg-type]
     if conflicts and not agree:
         pa, pb = conflicts[0]
         return "conflict", 1.0, f"{_fmt_pos(pa)} vs {_fmt_pos(pb)}"
@@ -488,11 +732,62 @@ def _series_check(a: tuple[_Series, ...], b: tuple[_Series, ...]) -> tuple[str, 
         return "disagree", 0.5, f"{_fmt_pos(pa)} vs {_fmt_pos(pb)}"
     if agree:
         return "ok", 0.0, ""
+    if schemes:
+        pa, pb = schemes[0]
+        return "scheme", SCHEME_PENALTY, f"{_fmt_pos(pa)} vs {_fmt_pos(pb)}"
     if name_matches:
         return "ok", 0.2, ""  # same series, position unknown on one side
     if named_a and named_b:
         return "ok", 0.5, ""  # both in series, none shared (could be universe vs sub-series)
     return "none", None, ""
+
+
+def _volume_numbers(p: _Prep, text: str) -> frozenset[float]:
+    """The numbers a title carries as part of itself: digits in the compared words (not years)
+    and a volume written into the title ("Wool: Volume 3")."""
+    nums = {float(t) for t in text.split() if t.isdigit() and int(t) < 1000}
+    if p.title.part is not None and text.endswith(f" part {p.title.part[0]}"):
+        nums.discard(float(p.title.part[0]))
+    if p.volume and p.volume[0] == p.volume[1]:
+        nums.add(p.volume[0])
+    return frozenset(nums)
+
+
+def _one_sided_volume(
+    nums: frozenset[float], other: tuple[_Series, ...]
+) -> float | None:
+    """A number on one title only names another volume, unless the other side sits at that very
+    position, or has no position at all and the number is 1 ("Wool" is "Wool 1"). Returns the
+    offending number, or None when it is explained."""
+    positions = [s.pos for s in other if s.pos]
+    for n in sorted(nums):
+        if any(lo <= n <= hi for lo, hi in positions):
+            continue
+        if not positions and n == 1:
+            continue
+        return n
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Authors
+# --------------------------------------------------------------------------------------------
+
+
+def _author_in_title(p: _Prep, other: _Prep) -> bool:
+    """A release name that carries its author ("Brandon Sanderson - Mistborn 01 - ..."): the
+    family name and a given name or initial of one of ``other``'s authors are words of it."""
+    words = p.raw_words
+    for name in other.authors:
+        family, given = name[-1], name[:-1]
+        if len(family) > 1 and family in words and (not given or any(g in words for g in given)):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# compare
+# --------------------------------------------------------------------------------------------
 
 
 _COMPONENT_WORDS = {
@@ -519,8 +814,11 @@ def _compare(
     """The comparison itself; with ``only_close`` it may return None for a plain "different"
     (the index only wants same / near misses and skips the bookkeeping)."""
     owned, offered = a.book, b.book
+    title_sim = 0.0
 
-    def result(verdict: Verdict, distance: float, reason: str, comps: Mapping[str, float]) -> Match:
+    def result(
+        verdict: Verdict, distance: float, reason: str, comps: Mapping[str, float], rule: str
+    ) -> Match:
         return Match(
             verdict=verdict,
             distance=round(distance, 4),
@@ -529,6 +827,8 @@ def _compare(
             offered=offered,
             components=dict(comps),
             same_recording=same_rec,
+            title_similarity=round(title_sim, 4),
+            rule=rule,
         )
 
     # same recording? narrators and edition classes, when known
@@ -545,33 +845,43 @@ def _compare(
 
     if a.asin and a.asin == b.asin:
         same_rec = True
-        return result("same", 0.0, "same ASIN", {})
+        return result("same", 0.0, "same ASIN", {}, "identifier")
     if a.isbn and a.isbn == b.isbn:
-        return result("same", 0.0, "same ISBN", {})
+        return result("same", 0.0, "same ISBN", {}, "identifier")
 
     d = Distance(weights)
     if level == "recording":
         d.weights["narrators"] = max(d.weights.get("narrators", 0.5), 2.0)
 
-    title_sim, _how, extra_a, extra_b = _title_sim(a, b)
+    tm = _title_sim(a, b)
+    title_sim = tm.sim
     if only_close and title_sim < MIN_NEAR_TITLE:
         return None
     # a whole word changed is not a typo: scale the title penalty so that "Dune" vs
     # "Dune Messiah" (similarity 0.5) is a full miss while a one-letter slip stays small
     d.add("title", (1.0 - title_sim) * TITLE_PENALTY_SCALE)
 
-    # authors: both known -> similarity; one unknown -> a mild "missing" penalty
+    # authors: both known -> similarity; one unknown -> a mild "missing" penalty, unless the
+    # release name carries the author ("Brandon Sanderson - Mistborn 01 - The Final Empire")
     author_sim: float | None = None
+    pair = (0, 0)
     if a.authors and b.authors:
-        author_sim = _names_similarity(a.authors, b.authors)
+        author_sim, i, j = _best_pair(a.authors, b.authors)
+        pair = (i, j)
+        d.add_similarity("authors", author_sim)
+    elif (a.authors and _author_in_title(b, a)) or (b.authors and _author_in_title(a, b)):
+        author_sim = 1.0
         d.add_similarity("authors", author_sim)
     elif a.authors or b.authors:
         d.add("authors", 0.3)
 
     # positions found by stripping a series-name prefix belong to the side whose title had them
-    sa = a.series + tuple(x for x in extra_a if x not in a.series)
-    sb = b.series + tuple(x for x in extra_b if x not in b.series)
-    series_state, series_pen, series_detail = _series_check(sa, sb)
+    sa = a.series + tuple(x for x in tm.extra_a if x not in a.series)
+    sb = b.series + tuple(x for x in tm.extra_b if x not in b.series)
+    series_keys = {s.key for s in sa + sb if s.key}
+    # one title, saying something of its own, at two positions: two numbering schemes
+    scheme = title_sim >= 0.98 and _own_words(tm.sx, series_keys) and _own_words(tm.sy, series_keys)
+    series_state, series_pen, series_detail = _series_check(sa, sb, scheme=scheme)
     if series_pen is not None:
         d.add("series", series_pen)
 
@@ -590,61 +900,116 @@ def _compare(
 
     dist = d.distance
     comps = d.components()
+    floor = near_threshold + 0.01
 
     # hard rules first: facts no weighting should be able to outvote
     if struct_a != struct_b:
         kind = sorted(struct_a ^ struct_b)[0]
         what = "summary / study guide" if kind == "summary" else "omnibus vs single book"
-        return result("different", max(dist, near_threshold + 0.01), what, comps)
-    if series_state == "conflict":
+        return result("different", max(dist, floor), what, comps, "edition")
+    part_a, part_b = a.title.part, b.title.part
+    if (part_a is None) != (part_b is None):
+        n, of = part_a or part_b  # type: ignore[misc]
+        what = f"part {n} of {of}" if of else f"part {n}"
         return result(
-            "different",
-            max(dist, near_threshold + 0.01),
-            f"different series position {series_detail}",
-            comps,
+            "different", max(dist, floor), f"{what} of a split upload, not the whole book",
+            comps, "part",
+        )
+    if part_a and part_b and part_a[0] != part_b[0]:
+        return result(
+            "different", max(dist, floor), f"different parts {part_a[0]} vs {part_b[0]}",
+            comps, "part",
+        )
+    marker = _spinoff(a, b)
+    if marker:
+        return result(
+            "different", max(dist, floor), f"a companion / spin-off ({marker})", comps, "spin-off"
         )
     nums = _numbers_conflict(a, b)
     if nums:
         na, nb = nums
         return result(
+            "different", max(dist, floor), f"title numbers differ {na} vs {nb}", comps, "volume"
+        )
+    if a.volume and b.volume and a.volume != b.volume:
+        return result(
             "different",
-            max(dist, near_threshold + 0.01),
-            f"title numbers differ {na} vs {nb}",
+            max(dist, floor),
+            f"volumes differ {_fmt_pos(a.volume)} vs {_fmt_pos(b.volume)}",
             comps,
+            "volume",
+        )
+    va, vb = _volume_numbers(a, tm.sx), _volume_numbers(b, tm.sy)
+    if bool(va) != bool(vb):
+        n = _one_sided_volume(va, sb) if va else _one_sided_volume(vb, sa)
+        if n is not None:
+            return result(
+                "different",
+                max(dist, floor),
+                f"volume {_fmt_num(n)} on one side only",
+                comps,
+                "volume",
+            )
+    if series_state == "conflict":
+        return result(
+            "different",
+            max(dist, floor),
+            f"different series position {series_detail}",
+            comps,
+            "series",
         )
     if author_sim is not None and author_sim < 0.5:
-        if author_sim > 0 and title_sim >= 0.95:
-            # Same title, an author who shares a name with ours ("Andrew Weir" for "Andy Weir"):
-            # too close to grab blindly, too far to call owned. Report it.
-            return result("near_miss", max(dist, same_threshold + 0.01), "near miss: author differs", comps)
-        return result("different", max(dist, near_threshold + 0.01), "author differs", comps)
+        names_a = a.author_names[pair[0]] if a.author_names else ""
+        names_b = b.author_names[pair[1]] if b.author_names else ""
+        if not _all_other_people(a.authors, b.authors) and title_sim >= 0.95:
+            # Same title, an author who may be ours under another spelling ("Andrew Weir" for
+            # "Andy Weir", "T. F. Kuang" for "R. F. Kuang"): too close to grab blindly, too far
+            # to call owned. Report it.
+            return result(
+                "near_miss",
+                max(dist, same_threshold + 0.01),
+                "near miss: author differs",
+                comps,
+                "author",
+            )
+        what = "author differs"
+        if author_sim > 0 and names_a and names_b:
+            what = f"author differs: {names_b} is not {names_a}"  # "Owen King is not Stephen King"
+        return result("different", max(dist, floor), what, comps, "author")
     if level == "recording":
         if ed_a != ed_b:
             kind = sorted(ed_a ^ ed_b)[0]
             return result(
-                "different", max(dist, near_threshold + 0.01), f"different recording: {kind}", comps
+                "different", max(dist, floor), f"different recording: {kind}", comps, "recording"
             )
         if nar_sim is not None and nar_sim < 0.5:
-            return result("different", max(dist, near_threshold + 0.01), "narrator differs", comps)
+            return result("different", max(dist, floor), "narrator differs", comps, "recording")
 
     if dist <= same_threshold and title_sim >= MIN_SAME_TITLE:
         if series_state == "disagree":
-            return result("near_miss", dist, f"series positions disagree {series_detail}", comps)
-        # no author on one side and no agreeing series: a bare, inexact title match
-        if (
-            author_sim is None
-            and not (a.series and b.series and series_pen == 0.0)
-            and title_sim < 1.0
-        ):
-            return result("near_miss", dist, "title only, author unknown", comps)
-        return result("same", dist, "same work", comps)
+            return result(
+                "near_miss", dist, f"series positions disagree {series_detail}", comps, "series"
+            )
+        # no author on one side (or either): the same title may be somebody else's book, and only
+        # an identifier (checked above) could say otherwise
+        if author_sim is None:
+            return result(
+                "near_miss", dist, "near miss: no author to compare, title only", comps,
+                "no author",
+            )
+        if series_state == "scheme":
+            return result(
+                "same", dist, f"same work (series positions {series_detail} in two numbering schemes)",
+                comps, "distance",
+            )
+        return result("same", dist, "same work", comps, "distance")
     worst = d.worst() or "title"
     what = _COMPONENT_WORDS.get(worst, f"{worst} differs")
     if worst == "authors" and author_sim is None:
-        what = "author unknown"
+        what = "no author to compare"
     if dist <= near_threshold and title_sim >= MIN_NEAR_TITLE:
-        return result("near_miss", dist, f"near miss: {what}", comps)
-    return result("different", dist, what, comps)
+        return result("near_miss", dist, f"near miss: {what}", comps, "distance")
+    return result("different", dist, what, comps, "distance")
 
 
 def compare(
@@ -659,7 +1024,7 @@ def compare(
     """Is ``offered`` the same work (or, with ``level="recording"``, recording) as ``owned``?
 
     "same" at distance <= ``same_threshold``, "near_miss" up to ``near_threshold`` (report,
-    never act), else "different". The hard rules in the module docstring come first.
+    never act), else "different". The hard rules in the package docstring come first.
     """
     m = _compare(
         _prepare(owned),

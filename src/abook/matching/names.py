@@ -199,13 +199,105 @@ def _name_sim_tokens(ta: tuple[str, ...], tb: tuple[str, ...]) -> float:
         return 0.9 if explained else 0.95  # a dropped middle initial
     if ua and ub:
         if len(ua) == len(ub) and all(
-            any(sorted(x) == sorted(y) or _ratio(x, y, 0.7) >= 0.7 for y in ub) for x in ua
+            any(sorted(x) == sorted(y) or _ratio(x, y, 0.7) >= 0.7 or _nickname(x, y) for y in ub)
+            for x in ua
         ):
-            return 0.8  # a slip in one name on a tracker: "Andy Wier" for "Andy Weir"
+            # a slip in one name on a tracker ("Andy Wier" for "Andy Weir"), or a nickname
+            # ("Bob" for "Robert")
+            return 0.8
         return 0.4 * matched / (matched + max(len(ua), len(ub)))
     # an extra full name on one side only: "Stephen Edwin King" vs "Stephen King" is fine,
     # "Christopher Tolkien" vs "Tolkien" is another person as often as not.
     return 0.85 if matched >= 2 else 0.5
+
+
+# Short forms of given names that share no prefix with the long one; "Andy"/"Andrew",
+# "Chris"/"Christopher" and "Dan"/"Daniel" are caught by their common start.
+_NICKNAMES: tuple[frozenset[str], ...] = tuple(
+    frozenset(g.split())
+    for g in (
+        "robert bob bobby rob robbie bert",
+        "william bill billy will willy liam",
+        "richard dick rick ricky rich",
+        "james jim jimmy jamie",
+        "michael mike mick mickey",
+        "thomas tom tommy",
+        "katherine catherine kathryn kate katie kathy cathy kat",
+        "elizabeth liz lizzie beth betty eliza libby",
+        "margaret peggy maggie meg marge",
+        "john jack johnny jon",
+        "charles chuck charlie chas",
+        "henry harry hank",
+        "edward ted ned eddie ed",
+        "theodore ted teddy theo",
+        "anthony tony",
+        "joseph joe joey",
+        "nicholas nick nicky",
+        "david dave",
+        "stephen steven steve",
+        "lawrence larry",
+        "gerald jerry",
+        "terence terry",
+        "alexander alex sandy xander",
+        "susan sue suzy",
+        "patricia pat patty trish",
+        "deborah debbie deb",
+        "rebecca becky",
+        "victoria vicky tori",
+        "jennifer jen jenny",
+        "benjamin ben benny",
+        "samuel sam sammy",
+        "matthew matt",
+        "frederick fred freddie",
+        "douglas doug",
+        "gregory greg",
+        "jeffrey jeff geoffrey",
+        "kenneth ken kenny",
+        "ronald ron ronnie",
+        "donald don donnie",
+        "leonard leo len lenny",
+        "daniel dan danny",
+        "timothy tim timmy",
+    )
+)
+
+
+def _nickname(x: str, y: str) -> bool:
+    return any(x in g and y in g for g in _NICKNAMES)
+
+
+def _given_related(x: str, y: str) -> bool:
+    """Could these two given names be one person's? Nicknames, short forms, slips."""
+    if x == y:
+        return True
+    short, long_ = sorted((x, y), key=len)
+    if len(short) >= 3 and long_.startswith(short):
+        return True  # "Chris" / "Christopher"
+    stem = re.sub(r"(?:ie|ey|y|i)$", "", short)
+    if len(stem) >= 3 and stem != short and long_.startswith(stem):
+        return True  # a diminutive: "Andy" / "Andrew", "Katie" / "Katherine"
+    if _nickname(x, y):
+        return True
+    return _ratio(x, y, 0.7) >= 0.7  # a slip: "Stephen" / "Steven", "Jon" / "John"
+
+
+@lru_cache(maxsize=100_000)
+def _other_person(ta: tuple[str, ...], tb: tuple[str, ...]) -> bool:
+    """True when two names are clearly two people: no full name in common ("Jane Holloway" vs
+    "Stephen King"), or a shared family name with spelled-out given names that no nickname,
+    short form or slip relates ("Owen King" vs "Stephen King", "Brian Herbert" vs "Frank
+    Herbert"). Initials alone never make it clear ("R. F. Kuang" vs "T. F. Kuang" is a near miss:
+    one letter is too little to tell a slip from another person)."""
+    fa = [t for t in ta if len(t) > 1]
+    fb = [t for t in tb if len(t) > 1]
+    if not fa or not fb:
+        return False
+    matched, ua, ub = _match_tokens(fa, fb, 0.85)
+    if matched == 0:
+        return _name_sim_tokens(ta, tb) < 0.5
+    if not ua or not ub:
+        return False
+    return not any(_given_related(x, y) for x in ua for y in ub)
 
 
 def name_similarity(a: str, b: str) -> float:
@@ -215,15 +307,27 @@ def name_similarity(a: str, b: str) -> float:
 
 def _names_similarity(a: tuple[tuple[str, ...], ...], b: tuple[tuple[str, ...], ...]) -> float:
     """Best pairing between two name lists: one shared author is enough."""
-    best = 0.0
-    for x in a:
-        for y in b:
+    return _best_pair(a, b)[0]
+
+
+def _best_pair(
+    a: tuple[tuple[str, ...], ...], b: tuple[tuple[str, ...], ...]
+) -> tuple[float, int, int]:
+    """(similarity, index in a, index in b) of the best-matching pair of names."""
+    best, bi, bj = 0.0, 0, 0
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
             s = _name_sim_tokens(x, y)
             if s > best:
-                best = s
+                best, bi, bj = s, i, j
                 if best == 1.0:
-                    return best
-    return best
+                    return best, bi, bj
+    return best, bi, bj
+
+
+def _all_other_people(a: tuple[tuple[str, ...], ...], b: tuple[tuple[str, ...], ...]) -> bool:
+    """Every name on one list is clearly another person than every name on the other."""
+    return bool(a and b) and all(_other_person(x, y) for x in a for y in b)
 
 
 # --------------------------------------------------------------------------------------------

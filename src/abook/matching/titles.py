@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from abook.models import SeriesRef
 
-from .text import _NUM_WORDS, _TENS_WORDS, _fmt_num, _number, _roman, fold
+from .text import _NUM_WORDS, _TENS_WORDS, _fmt_num, _number, _roman, _unaccent, fold
 
 # --------------------------------------------------------------------------------------------
 # Series positions
@@ -80,9 +80,23 @@ _TAG_WORDS_RE = re.compile(
     r"multi|english|eng|original|novel|novella|a\s+novel|box(?:ed)?\s*set|omnibus|collection)\b"
 )
 _YEAR_RE = re.compile(r"^(?:1[5-9]|20)\d\d$")
+# A split upload names its part: "(Part 1 of 2)", "(1 of 2)", "[Disc 2]", ", Part One", " - Pt. 3".
+# "Book 1 of 3" is not here: that is a series position (a trilogy's first book).
+_PART_NUM = r"(\d{1,2}|[ivx]{1,4}|one|two|three|four|five|six|seven|eight|nine|ten)"
+_PART_WORDS = r"(?:part|pt\.?|disc|disk|cd)"
 _PART_RE = re.compile(
-    r"^(?:part|pt\.?|disc|disk|cd)\s*(\d+|[ivx]+|one|two|three|four|five)\b(?:\s*of\s*\w+)?$"
+    rf"^(?:{_PART_WORDS}\s*{_PART_NUM}(?:\s*(?:of|/)\s*{_PART_NUM})?"
+    r"|(\d{1,2})\s*(?:of|/)\s*(\d{1,2}))$"
 )
+_TRAILING_PART_RE = re.compile(
+    rf"^(?P<title>.+?)[\s,:;\-]+{_PART_WORDS}\s*{_PART_NUM}(?:\s*(?:of|/)\s*{_PART_NUM})?$"
+)
+_TRAILING_N_OF_M_RE = re.compile(r"^(?P<title>.+?)\s*[,:;\-]\s*(\d{1,2})\s*(?:of|/)\s*(\d{1,2})$")
+_PART_HINT_RE = re.compile(r"\b(?:part|pt|disc|disk|cd)\b|\d\s*(?:of|/)\s*\d")
+# "Frankenstein; or, The Modern Prometheus", "The Hobbit, or There and Back Again"
+_DESCRIBED_RE = re.compile(r"^\W*(?:a|an)\s")
+_ALT_SUB_RE = re.compile(r"^or\b[\s,]*(?P<alt>.+)$")
+_ALT_MAIN_RE = re.compile(r"^(?P<main>.+?),\s*or\b,?\s+(?P<alt>.+)$")
 # "(Mistborn, Book 1)", "(Mistborn #1)", "(The Expanse Series Book 1)", "(Wheel of Time 3)"
 _HINT_NAMED_RE = re.compile(
     rf"^(?P<name>.+?)[\s,:;\-]+(?:{_POS_PREFIX})\.?\s*#?\s*(?P<pos>{_NUM_PAT}(?:\s*-\s*{_NUM_PAT})?)$"
@@ -103,10 +117,15 @@ _GENERIC_SUB_RE = re.compile(
     r"(?:\s*[:,]\s*|\s+-\s+|\s+)(?:a|an)\s+(?:[\w']+\s+){0,3}?(?:novel|novella|thriller|memoir)$"
     r"|(?:\s*[:,]\s*|\s+-\s+)(?:a|an)\s+(?:[\w']+\s+){0,3}?(?:mystery|romance|story|tale)$"
 )
+_EDITION_QUALIFIERS = (
+    r"(?:\d+(?:st|nd|rd|th)|anniversary|deluxe|special|collector'?s|expanded|complete|illustrated|"
+    r"revised|updated|definitive|annotated|extended|author'?s|preferred|movie|media|tie-in|"
+    r"unabridged|abridged|audible|audio|new|classic|original|uncut|enhanced|limited|bonus)"
+)
 _TRAILING_TAG_RE = re.compile(
-    r"(?:\s*[:,]\s*|\s+-\s+|\s+)(?:(?:\d+(?:st|nd|rd|th)\s+)?anniversary\s+edition|"
-    r"(?:un)?abridged(?:\s+edition)?|audio\s*book|audiobook|mp3|m4b|"
-    r"(?:the\s+)?(?:complete|expanded|special|collector'?s|movie\s+tie-in|tie-in)\s+edition)$"
+    r"(?:\s*[:,]\s*|\s+-\s+|\s+)(?:"
+    rf"(?:the\s+)?(?:{_EDITION_QUALIFIERS}\s+){{1,3}}edition|"
+    r"(?:un)?abridged|audio\s*book|audiobook|mp3|m4b)$"
 )
 _TRAILING_TAG_HINT = re.compile(r"edition|abridged|audio|mp3|m4b")
 _GENERIC_SUB_HINT = re.compile(r"novel|thriller|memoir|mystery|romance|story|tale")
@@ -129,6 +148,16 @@ class TitleParts:
     series: tuple[SeriesRef, ...] = ()  # hints taken from the title ("Mistborn, Book 1")
     tags: tuple[str, ...] = ()  # bracketed / trailing tags removed, folded ("unabridged")
     year: str = ""  # "(1965)" taken from the end of the title
+    #: (part, of how many; 0 = not said) of a split upload: "(Part 1 of 2)", "(1 of 2)", ", Part 1"
+    part: tuple[int, int] | None = None
+    #: the position written as part of the title itself ("Wool: Volume 3", "Mistborn, Book 2",
+    #: "Leviathan Wakes #1"), as opposed to an annotation in brackets ("(Mistborn, Book 2)")
+    volume: str = ""
+    #: the subtitle is an alternate title ("X, or Y"), which names the same work
+    alternate: bool = False
+    #: the subtitle began with "a" / "an" ("Thinking in Systems: A Primer"): it describes the
+    #: book rather than naming a sequel ("Thrawn: Alliances")
+    described: bool = False
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -195,14 +224,42 @@ def _series_hint(content: str, *, bare_ok: bool) -> SeriesRef | None:
     return None
 
 
-def _pop_groups(s: str, hints: list[SeriesRef], tags: list[str]) -> tuple[str, str]:
-    """Remove bracketed tags and trailing parentheticals, recording hints/tags/year."""
+def _part_numbers(n: str | None, total: str | None) -> tuple[int, int] | None:
+    lo = _number(n or "")
+    if lo is None or lo < 1 or lo != int(lo):
+        return None
+    of = _number(total) if total else 0.0
+    if of is None or (of and of < lo):
+        return None
+    return int(lo), int(of)
+
+
+def _part_of(content: str) -> tuple[int, int] | None:
+    """(part, of) when a bracketed group names a part of a split upload: "part 1 of 2", "1 of 2"."""
+    m = _PART_RE.match(content)
+    if not m:
+        return None
+    if m.group(1):
+        return _part_numbers(m.group(1), m.group(2))
+    part = _part_numbers(m.group(3), m.group(4))
+    return part if part and part[1] >= 2 else None  # "1 of 1" is the whole book
+
+
+def _pop_groups(
+    s: str, hints: list[SeriesRef], tags: list[str]
+) -> tuple[str, str, tuple[int, int] | None]:
+    """Remove bracketed tags and trailing parentheticals, recording hints/tags/year/part."""
     year = ""
+    part: tuple[int, int] | None = None
     if "[" not in s and "{" not in s and "(" not in s:
-        return s, year
+        return s, year, part
     # every [...] / {...} group is tracker decoration
     for m in _BRACKET_RE.finditer(s):
         content = (m.group(1) or m.group(2) or "").strip()
+        found = _part_of(content)
+        if found:
+            part = part or found
+            continue
         hint = _series_hint(content, bare_ok=True)
         if hint:
             hints.append(hint)
@@ -212,9 +269,8 @@ def _pop_groups(s: str, hints: list[SeriesRef], tags: list[str]) -> tuple[str, s
             tags.append(content)
     s = _BRACKET_RE.sub(" ", s).strip()
     if "(" not in s:
-        return " ".join(s.split()), year
+        return " ".join(s.split()), year, part
     # parenthetical groups that are tags anywhere, and any parenthetical at the end
-    part_suffix = ""
     first = True
     while True:
         s = s.strip()
@@ -222,19 +278,19 @@ def _pop_groups(s: str, hints: list[SeriesRef], tags: list[str]) -> tuple[str, s
         if not m or m.start() == 0:
             break
         content = m.group(1).strip()
+        found = _part_of(content)
         # the last group goes whatever it says; earlier ones only when recognised, so that
         # "The (Very) Long (Title) (Series, Book 2)" keeps its words
         if not first and not (
-            _PART_RE.match(content)
+            found
             or _series_hint(content, bare_ok=True)
             or _YEAR_RE.match(content)
             or _TAG_WORDS_RE.search(content)
         ):
             break
         first = False
-        part = _PART_RE.match(content)
-        if part:  # "(Part 1 of 2)": a split audiobook is not the whole work; keep it visible
-            part_suffix = part_suffix or f" part {part.group(1)}"
+        if found:  # "(Part 1 of 2)": a split audiobook is not the whole work; keep it visible
+            part = part or found
             s = s[: m.start()]
             continue
         hint = _series_hint(content, bare_ok=True)
@@ -247,16 +303,16 @@ def _pop_groups(s: str, hints: list[SeriesRef], tags: list[str]) -> tuple[str, s
         s = s[: m.start()]
 
     def _mid(m: re.Match[str]) -> str:
-        if _PART_RE.match(m.group(1).strip()):
-            return m.group(0)
         content = m.group(1).strip()
+        if _PART_RE.match(content):
+            return m.group(0)
         if _TAG_WORDS_RE.search(content):
             tags.append(content)
             return " "
         return m.group(0)
 
-    s = _PAREN_RE.sub(_mid, s) + part_suffix
-    return " ".join(s.split()), year
+    s = _PAREN_RE.sub(_mid, s)
+    return " ".join(s.split()), year, part
 
 
 def _strip_trailing_tags(s: str, tags: list[str]) -> str:
@@ -278,18 +334,41 @@ def _strip_trailing_tags(s: str, tags: list[str]) -> str:
     return s
 
 
+def _trailing_part(s: str) -> tuple[str, tuple[int, int] | None]:
+    """ "The Way of Kings, Part 1" -> ("The Way of Kings", (1, 0)); "X - 1 of 2" -> ("X", (1, 2))."""
+    if not _PART_HINT_RE.search(s[-24:]):
+        return s, None
+    m = _TRAILING_PART_RE.match(s)
+    if m:
+        part = _part_numbers(m.group(2), m.group(3))
+        if part:
+            return m.group("title"), part
+    m = _TRAILING_N_OF_M_RE.match(s)
+    if m:
+        part = _part_numbers(m.group(2), m.group(3))
+        if part and part[1] >= 2:
+            return m.group("title"), part
+    return s, None
+
+
 @lru_cache(maxsize=200_000)
 def parse_title(raw: str) -> TitleParts:
     """Take a tracker / store / library title apart.
 
     "Mistborn: The Final Empire (Mistborn, Book 1) [Unabridged]" gives text "mistborn final
     empire", main "mistborn", subtitle "final empire", series hint Mistborn #1, tag "unabridged".
+    A split upload's part stays visible at the end of the text ("... part 1") and in ``part``;
+    "X, or Y" gives main "x", subtitle "y" and ``alternate``.
     """
     s = fold(raw)
     hints: list[SeriesRef] = []
     tags: list[str] = []
-    s, year = _pop_groups(s, hints, tags)
+    s, year, part = _pop_groups(s, hints, tags)
     s = _strip_trailing_tags(s, tags)
+    if part is None:
+        s, part = _trailing_part(s)
+        if part is not None:
+            s = _strip_trailing_tags(s, tags)
 
     # split once into main title and subtitle
     parts = _SUBTITLE_SPLIT_RE.split(s, maxsplit=1)
@@ -298,24 +377,43 @@ def parse_title(raw: str) -> TitleParts:
     if not main_raw.strip(" ,.;:-") and sub_raw:  # ": Title" or "- Title"
         main_raw, sub_raw = sub_raw, ""
 
-    # "The Final Empire: Mistborn, Book 1" -> the subtitle is a series reference
+    alternate = False
+    if sub_raw:
+        m = _ALT_SUB_RE.match(sub_raw)
+        if m:
+            sub_raw, alternate = m.group("alt"), True
+    elif ", or" in main_raw:
+        m = _ALT_MAIN_RE.match(main_raw)
+        if m:
+            main_raw, sub_raw, alternate = m.group("main"), m.group("alt"), True
+
+    volume = ""
+    # "The Final Empire: Mistborn, Book 1" -> the subtitle is a series reference; a bare one
+    # ("Wool: Volume 3") or one naming the title itself is the title's own volume number
     if sub_raw:
         hint = _series_hint(sub_raw, bare_ok=False)
         if hint:
             hints.append(hint)
+            if not hint.name or hint.name == normalize_series(main_raw):
+                volume = hint.position or ""
             sub_raw = ""
+            alternate = False
     # "Book 2: The Well of Ascension" / "Mistborn Book 2 - The Well of Ascension"
+    moved = False
     if sub_raw:
         hint = _series_hint(main_raw, bare_ok=False)
         if hint:
             hints.append(hint)
-            main_raw, sub_raw = sub_raw, ""
+            main_raw, sub_raw, moved = sub_raw, "", True
     # "Mistborn, Book 2" / "Mistborn #2" at the end of a title with no subtitle
     if not sub_raw:
         m = _TRAILING_POS_RE.match(main_raw) or _TRAILING_HASH_RE.match(main_raw)
         if m and parse_position(m.group("pos")):
-            hints.append(SeriesRef("", m.group("pos").replace(" ", "")))
+            pos = m.group("pos").replace(" ", "")
+            hints.append(SeriesRef("", pos))
             main_raw = m.group("title")
+            if not moved:
+                volume = volume or pos
     else:
         sub_raw = _strip_trailing_tags(sub_raw, tags)
         m = _TRAILING_POS_RE.match(sub_raw) or _TRAILING_HASH_RE.match(sub_raw)
@@ -325,14 +423,60 @@ def parse_title(raw: str) -> TitleParts:
 
     main = _clean_words(main_raw)
     sub = _clean_words(sub_raw)
+    described = bool(sub) and _DESCRIBED_RE.match(sub_raw) is not None
     if not main and sub:
         main, sub = sub, ""
+        alternate = False
     if not main:  # a title that is nothing but a tag: keep something comparable
         main = _clean_words(fold(raw))
+    if part is not None:
+        if sub:
+            sub = f"{sub} part {part[0]}"
+        else:
+            main = f"{main} part {part[0]}"
     text = f"{main} {sub}".strip()
     return TitleParts(
-        text=text, main=main, subtitle=sub, series=tuple(hints), tags=tuple(tags), year=year
+        text=text,
+        main=main,
+        subtitle=sub,
+        series=tuple(hints),
+        tags=tuple(tags),
+        year=year,
+        part=part,
+        volume=volume,
+        alternate=alternate and bool(sub),
+        described=described and bool(sub),
     )
+
+
+_ANY_GROUP_RE = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]|\{([^{}]*)\}")
+_TAIL_GROUPS_RE = re.compile(r"(?:\s*[\(\[\{][^()\[\]{}]*[\)\]\}])+\s*$")
+_TRAILING_PART_RAW_RE = re.compile(_TRAILING_PART_RE.pattern, re.IGNORECASE)
+_TRAILING_N_OF_M_RAW_RE = re.compile(_TRAILING_N_OF_M_RE.pattern, re.IGNORECASE)
+
+
+def split_part(title: str) -> tuple[str, tuple[int, int] | None]:
+    """A split upload's title without its part, and the part: "The Way of Kings (Part 1 of 2)"
+    -> ("The Way of Kings", (1, 2)); a whole book's title comes back as it is, with None."""
+    part = parse_title(title).part if title and title.strip() else None
+    if part is None:
+        return title, None
+
+    def drop(m: re.Match[str]) -> str:
+        content = next(g for g in m.groups() if g is not None)
+        return " " if _part_of(fold(content).strip()) else m.group(0)
+
+    whole = " ".join(_ANY_GROUP_RE.sub(drop, _unaccent(title)).split())
+    # "Rhythm of War - Part One [Unabridged]": the part before trailing tags
+    tail = _TAIL_GROUPS_RE.search(whole)
+    body, groups = (whole[: tail.start()], tail.group(0)) if tail else (whole, "")
+    for rx in (_TRAILING_PART_RAW_RE, _TRAILING_N_OF_M_RAW_RE):
+        m = rx.match(body)
+        if m:
+            body = m.group("title")
+            break
+    whole = f"{body.strip(' ,;:-')}{groups}".strip()
+    return whole or title, part
 
 
 def normalize_title(s: str) -> str:
