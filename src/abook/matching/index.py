@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from abook.models import BookRef
 
@@ -12,11 +14,55 @@ from .distance import (
     SAME_THRESHOLD,
     Match,
     _compare,
+    _norm_asin,
+    _norm_isbn,
     _Prep,
     _prepare,
-    _sig_tokens,
 )
-from .names import _NAME_PARTICLES
+from .names import _NAME_PARTICLES, _NO_AUTHOR, name_tokens
+from .text import _NUM_WORDS, _TENS_WORDS, fold
+from .titles import _STOPWORDS, _clean_words
+
+_KEY_SPLIT_RE = re.compile(r"[\W_]+")
+# words that say nothing about which book it is: a key on them only adds candidates
+_KEY_NOISE = _STOPWORDS | frozenset(
+    {"unabridged", "abridged", "audiobook", "audiobooks", "audio", "book", "books", "mp3", "m4b",
+     "m4a", "edition", "novel", "series", "vol", "volume", "part", "pt", "disc", "cd", "saga",
+     "kbps", "retail", "eng", "english", "", "s"}
+)
+_NUMBER_WORDS = frozenset(_NUM_WORDS) | frozenset(_TENS_WORDS)
+
+
+def _title_keys(title: str) -> frozenset[str]:
+    """The blocking keys of a title: its folded words without noise, cheap to compute.
+
+    Deliberately not :func:`parse_title` (which the full comparison uses): the index builds keys
+    for every owned book, and only the few candidates a lookup finds are compared in full.
+    Number words add their digits ("Nineteen Eighty-Four" is also "1984").
+    """
+    t = title.lower() if title.isascii() and "&" not in title else fold(title)
+    if "'" in t:
+        t = t.replace("'", "")  # "sorcerer's" -> "sorcerers", as parse_title does
+    words = _KEY_SPLIT_RE.split(t)
+    keys = frozenset(words) - _KEY_NOISE
+    if not _NUMBER_WORDS.isdisjoint(keys):
+        keys |= frozenset(_clean_words(t).split()) - _KEY_NOISE
+    if not keys:
+        keys = frozenset(words) - {""}
+    return keys
+
+
+@lru_cache(maxsize=200_000)
+def _name_keys(name: str) -> tuple[str, ...]:
+    toks = name_tokens(name)
+    if " ".join(toks) in _NO_AUTHOR:
+        return ()
+    return tuple(t for t in toks if len(t) > 1 and t not in _NAME_PARTICLES)
+
+
+@lru_cache(maxsize=100_000)
+def _author_keys(authors: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(k for a in authors for k in _name_keys(a))
 
 
 class LibraryIndex:
@@ -25,15 +71,19 @@ class LibraryIndex:
     Blocking keeps the expensive :func:`compare` to a handful of candidates per lookup:
 
     * ASIN / ISBN dictionaries answer outright;
-    * the main block is keyed on (author name token, significant title token) pairs, so
-      "sanderson" + "empire" lists only Sanderson's books with "empire" in the title, whatever
-      the name order ("Sanderson, Brandon") or the rest of the title ("Mistborn: The Final
-      Empire (Mistborn, Book 1)"); owned books without an author are keyed under "";
+    * the main block is keyed on (author name token, title word) pairs, so "sanderson" +
+      "empire" lists only Sanderson's books with "empire" in the title, whatever the name order
+      ("Sanderson, Brandon") or the rest of the title ("Mistborn: The Final Empire (Mistborn,
+      Book 1)"); owned books without an author are keyed under "";
     * when that finds nothing (no author offered, or an author spelled differently), rare title
-      tokens alone are tried; tokens on more than ``rare_cap`` books are skipped there.
+      words alone are tried; words on more than ``rare_cap`` books are skipped there.
 
-    Candidates are counted with ``Counter.update`` over posting lists (the loop runs in C) and
-    only the ``max_candidates`` best are compared in full. A book whose every title word and
+    Building computes only these keys (folded words, cached name tokens); a book is prepared
+    for the full comparison the first time a lookup makes it a candidate. Candidates are counted
+    with ``Counter.update`` over posting lists (the loop runs in C) and only the
+    ``max_candidates`` best are compared in full, and of those only the ones with at least half
+    the evidence of the best (the same book scores every shared word with every shared name
+    token; an author's other book or a namesake's shares one). A book whose every title word and
     author name token is misspelt can be missed; identifiers and one intact word are enough.
     """
 
@@ -52,61 +102,61 @@ class LibraryIndex:
         self.weights = dict(weights) if weights else None
         self.max_candidates = max_candidates
         self.rare_cap = rare_cap
-        self._preps: list[_Prep] = []
+        self._books: list[BookRef] = []
+        self._keys: list[frozenset[str]] = []  # each book's title keys
         self._by_asin: dict[str, list[int]] = {}
         self._by_isbn: dict[str, list[int]] = {}
-        self._pair_post: dict[tuple[str, str], list[int]] = {}
-        self._title_post: dict[str, list[int]] = {}
+        # defaultdicts: ``post[key].append(i)`` is one C call per posting; the build makes
+        # about seven per book
+        self._pair_post: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        self._title_post: defaultdict[str, list[int]] = defaultdict(list)
         for book in books:
             self.add(book)
 
     def __len__(self) -> int:
-        return len(self._preps)
+        return len(self._books)
 
     def add(self, book: BookRef) -> None:
         """Index one more owned (or just queued) book."""
-        p = _prepare(book)
-        i = len(self._preps)
-        self._preps.append(p)
-        if p.asin:
-            self._by_asin.setdefault(p.asin, []).append(i)
-        if p.isbn:
-            self._by_isbn.setdefault(p.isbn, []).append(i)
-        titles = self._title_keys(p)
+        i = len(self._books)
+        self._books.append(book)
+        if book.asin and (asin := _norm_asin(book.asin)):
+            self._by_asin.setdefault(asin, []).append(i)
+        if book.isbn and (isbn := _norm_isbn(book.isbn)):
+            self._by_isbn.setdefault(isbn, []).append(i)
+        titles = _title_keys(book.title or "")
+        if book.subtitle:
+            titles |= _title_keys(book.subtitle)
+        self._keys.append(titles)
+        title_post, pair_post = self._title_post, self._pair_post
         for tok in titles:
-            self._title_post.setdefault(tok, []).append(i)
-        for a in self._author_keys(p) or {""}:
+            title_post[tok].append(i)
+        for a in _author_keys(tuple(book.authors)) or ("",):
             for tok in titles:
-                self._pair_post.setdefault((a, tok), []).append(i)
+                pair_post[a, tok].append(i)
 
-    @staticmethod
-    def _title_keys(p: _Prep) -> frozenset[str]:
-        keys = p.tokens
-        if p.title.subtitle:
-            keys = keys | _sig_tokens(p.title.subtitle)
-        return keys
-
-    @staticmethod
-    def _author_keys(p: _Prep) -> set[str]:
-        return {t for a in p.authors for t in a if len(t) > 1 and t not in _NAME_PARTICLES}
+    def _prep(self, i: int) -> _Prep:
+        return _prepare(self._books[i])
 
     def _rare_cap(self) -> int:
         if self.rare_cap is not None:
             return self.rare_cap
-        return max(50, len(self._preps) // 500)
+        return max(50, len(self._books) // 500)
 
-    def _candidates(self, b: _Prep) -> list[int]:
+    def _candidates(self, offered: BookRef) -> list[int]:
         found: set[int] = set()
-        if b.asin:
-            found.update(self._by_asin.get(b.asin, ()))
-        if b.isbn:
-            found.update(self._by_isbn.get(b.isbn, ()))
-        titles = self._title_keys(b)
+        if offered.asin and (asin := _norm_asin(offered.asin)):
+            found.update(self._by_asin.get(asin, ()))
+        if offered.isbn and (isbn := _norm_isbn(offered.isbn)):
+            found.update(self._by_isbn.get(isbn, ()))
+        titles = _title_keys(offered.title or "")
+        if offered.subtitle:
+            titles |= _title_keys(offered.subtitle)
         counts: Counter[int] = Counter()
         post = self._pair_post
         # no author offered (a release name like "Brandon Sanderson - Mistborn 01 - ..."):
-        # the author may be inside the title, so title tokens double as author tokens
-        authors = self._author_keys(b) or titles
+        # the author may be inside the title, so title words double as author tokens
+        authors = _author_keys(tuple(offered.authors)) or titles
         for a in authors:
             for tok in titles:
                 hits = post.get((a, tok))
@@ -122,16 +172,23 @@ class LibraryIndex:
                 hits = self._title_post.get(tok)
                 if hits and len(hits) <= cap:
                     counts.update(hits)
-        found.update(i for i, _ in counts.most_common(self.max_candidates))
+        best = counts.most_common(self.max_candidates)
+        if best:
+            # a candidate with under half the evidence of the best one shares one word with the
+            # title, or only a given name with the author: rarely close. Unless its whole title
+            # is in the offered one ("Sapiens" in "Sapiens: A Brief History of Humankind", beside
+            # the author's "Homo Deus: A Brief History of Tomorrow" sharing more words)
+            floor = best[0][1] / 2
+            keys = self._keys
+            found.update(i for i, n in best if n >= floor or keys[i] <= titles)
         return sorted(found)
 
-    def matches(self, offered: BookRef, limit: int = 5) -> list[Match]:
-        """Owned books that are the same as, or a near miss of, ``offered``; best first."""
+    def _compared(self, offered: BookRef) -> list[Match]:
         b = _prepare(offered)
         out: list[Match] = []
-        for i in self._candidates(b):
+        for i in self._candidates(offered):
             m = _compare(
-                self._preps[i],
+                self._prep(i),
                 b,
                 same_threshold=self.same_threshold,
                 near_threshold=self.near_threshold,
@@ -139,8 +196,13 @@ class LibraryIndex:
                 level="work",
                 only_close=True,
             )
-            if m is not None and m.verdict != "different":
+            if m is not None:
                 out.append(m)
+        return out
+
+    def matches(self, offered: BookRef, limit: int = 5) -> list[Match]:
+        """Owned books that are the same as, or a near miss of, ``offered``; best first."""
+        out = [m for m in self._compared(offered) if m.verdict != "different"]
         out.sort(key=lambda m: (m.verdict != "same", m.distance))
         return out[:limit]
 
@@ -148,3 +210,12 @@ class LibraryIndex:
         """The best owned match ("same" before "near_miss"), or None when nothing is close."""
         found = self.matches(offered, limit=1)
         return found[0] if found else None
+
+    def nearest(self, offered: BookRef, *, min_title: float = 0.9) -> Match | None:
+        """The closest owned book whose title is at least ``min_title`` alike, whatever the
+        verdict: with :meth:`find` empty, the owned book ``offered`` was told apart from ("Owen
+        King, not Stephen King"; "volume 2 on one side only"), for the reason a user reads."""
+        order = {"same": 0, "near_miss": 1, "different": 2}
+        close = [m for m in self._compared(offered) if m.title_similarity >= min_title]
+        close.sort(key=lambda m: (order[m.verdict], -m.title_similarity, m.distance))
+        return close[0] if close else None
