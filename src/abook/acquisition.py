@@ -9,7 +9,7 @@ the grab itself are in :mod:`abook.workflows.grab`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .models import DownloadStatus, Judgement
@@ -57,7 +57,12 @@ def screen(release: Release, policy: Policy) -> str | None:
         return "snatched before"
     if release.language and policy.languages and not language_ok(release.language, policy.languages):
         return f"language {release.language}"
-    classes = edition_class(release.title, release.tags, release.description)
+    # tags, the tracker's own flag and edition-marking title patterns decide; the description
+    # only where it says what this recording is (see matching.editions)
+    names = (*release.authors, *(sr.name for sr in release.series if sr.name))
+    classes = edition_class(release.title, release.tags, release.description, names=names)
+    if release.abridged:
+        classes.add("abridged")
     if "summary" in classes:
         return "a summary / study guide"
     if "omnibus" in classes:
@@ -110,13 +115,28 @@ def judge(
     In this order, the first that applies: with a ``target`` (the gap commands' wanted book),
     not the same work as the target -> ``different``; abook's own torrent (not failed) ->
     ``queued``; refused by :func:`screen` -> ``unwanted``; a torrent that failed before ->
-    ``unwanted``; the same work as an owned book -> ``owned``; the same book already queued ->
-    ``queued``; a near miss of an owned book -> ``near_miss``; else ``new``.
+    ``unwanted``; one part of a split upload -> ``owned`` when the whole book is owned, ``queued``
+    when abook queued it, else ``unwanted`` (see below); the same work as an owned book ->
+    ``owned``; the same book already queued -> ``queued``; a near miss of an owned book ->
+    ``near_miss``; else ``new`` (its reason names the owned book it was told apart from, if any:
+    "not owned: not the owned 'Sleeping Beauties' (author differs: Owen King is not Stephen
+    King)").
+
+    Split uploads ("(Part 1 of 2)", "(1 of 3)", ", Part 1"): a part is never grabbed on its own.
+    Taking "every part" would mean several snatches that must all arrive, each one ratio and an
+    unsatisfied slot, and the parts land in Audiobookshelf as separate, incomplete books; a
+    complete upload of the same book is what to take, and MAM keeps one for nearly every book
+    it has in parts. ``abook search --queue ID --force`` still takes a part by hand.
     """
+    from .matching import split_part
+
+    book = release.book()
+    whole_title, part = split_part(release.title)
+    whole = replace(book, title=whole_title) if part else book
     if target is not None:
         from .matching import compare
 
-        wanted = compare(target, release.book())
+        wanted = compare(target, whole)
         if wanted.verdict == "near_miss":
             return Verdict(Judgement.DIFFERENT, f"near miss ({wanted.reason})", match=wanted)
         if wanted.verdict != "same":
@@ -128,7 +148,18 @@ def judge(
         return Verdict(Judgement.UNWANTED, why)
     if mine is not None:
         return Verdict(Judgement.UNWANTED, "this torrent failed before", mine=mine)
-    book = release.book()
+    if part is not None:
+        what = f"part {part[0]} of {part[1]}" if part[1] else f"part {part[0]}"
+        match = owned.find(whole)
+        if match is not None and match.verdict == "same":
+            return Verdict(Judgement.OWNED, f"owned: {_label(match)}; this is {what} of it", match=match)
+        same_queued = queued.find(whole)
+        if same_queued is not None and same_queued.verdict == "same":
+            return Verdict(Judgement.QUEUED, "same book already queued by abook", match=same_queued)
+        return Verdict(
+            Judgement.UNWANTED, f"{what} of a split upload: abook takes whole books only",
+            match=match,
+        )
     match = owned.find(book)
     if match is not None and match.verdict == "same":
         return Verdict(Judgement.OWNED, f"owned: {_label(match)}", match=match)
@@ -137,6 +168,11 @@ def judge(
         return Verdict(Judgement.QUEUED, "same book already queued by abook", match=same_queued)
     if match is not None:
         return Verdict(Judgement.NEAR_MISS, f"near miss of owned {_label(match)}: not grabbed", match=match)
+    nearest = owned.nearest(book)
+    if nearest is not None:
+        return Verdict(
+            Judgement.NEW, f"not owned: not the owned {_label(nearest)}", match=nearest
+        )
     return Verdict(Judgement.NEW, "not owned")
 
 

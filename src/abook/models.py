@@ -137,6 +137,7 @@ class Release:
     tags: str = ""  # MAM free-text tags ("Unabridged, ...")
     description: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    abridged: bool | None = None  # the tracker's own flag (MAM browseflags); None: not said
 
     def book(self) -> BookRef:
         return BookRef(
@@ -145,6 +146,7 @@ class Release:
             series=self.series,
             narrators=self.narrators,
             language=self.language,
+            abridged=self.abridged,
             ref=f"{self.source}:{self.torrent_id}",
         )
 

@@ -11,7 +11,7 @@ from abook.acquisition import Policy, judge
 from abook.bibliography import choose_release
 from abook.library import AbsItem, book_row
 from abook.matching import LibraryIndex
-from abook.models import BookRef, Judgement, Release
+from abook.models import BookRef, Judgement, Release, SeriesRef
 from abook.search import Acquisition
 from abook.state import State
 from abook.workflows import lookup, top10
@@ -128,3 +128,91 @@ def test_the_gap_commands_use_the_same_judgement_with_a_wanted_book():
     right = release("6", "Golden Son", "Pierce Brown")
     best, refused = choose_release(wanted, [other, right], Policy())
     assert best is right and [r for r, _ in refused] == [other]
+
+
+# ---------------------------------------------------------------- issue #14: what a grab may take
+def shelf(*books: BookRef) -> LibraryIndex:
+    return LibraryIndex(books)
+
+
+def judged(rel: Release, owned_books=(), queued_books=(), target=None):
+    return judge(rel, Policy(), owned=shelf(*owned_books), queued=shelf(*queued_books), target=target)
+
+
+@pytest.mark.parametrize("title", [
+    "The Way of Kings (Part 1 of 2)", "The Way of Kings (1 of 3)", "The Way of Kings, Part 2",
+    "The Way of Kings - Part One [Unabridged]", "The Way of Kings [Disc 3]",
+])
+def test_a_part_of_an_owned_book_is_owned(title):
+    v = judged(release("1", title, "Brandon Sanderson"), [BookRef("The Way of Kings", ("Brandon Sanderson",))])
+    assert v.kind == Judgement.OWNED and "part" in v.reason and "'The Way of Kings'" in v.reason, v
+
+
+def test_a_part_of_a_new_book_is_never_grabbed_but_the_whole_upload_is():
+    part = judged(release("1", "Rhythm of War (Part 1 of 2)", "Brandon Sanderson"))
+    assert part.kind == Judgement.UNWANTED and part.reason == "part 1 of 2 of a split upload: abook takes whole books only"
+    whole = judged(release("2", "Rhythm of War", "Brandon Sanderson"))
+    assert whole.kind == Judgement.NEW
+
+
+def test_a_part_of_a_queued_book_is_queued():
+    v = judged(release("1", "Rhythm of War, Part 2", "Brandon Sanderson"),
+               queued_books=[BookRef("Rhythm of War", ("Brandon Sanderson",))])
+    assert v.kind == Judgement.QUEUED
+
+
+def test_the_gap_commands_never_take_a_part_of_the_wanted_book():
+    wanted = BookRef("Rhythm of War", ("Brandon Sanderson",))
+    v = judged(release("1", "Rhythm of War (1 of 2)", "Brandon Sanderson"), target=wanted)
+    assert v.kind == Judgement.UNWANTED and "split upload" in v.reason
+    best, refused = choose_release(wanted, [release("1", "Rhythm of War (1 of 2)", "Brandon Sanderson"),
+                                            release("2", "Rhythm of War [Unabridged]", "Brandon Sanderson")], Policy())
+    assert best.torrent_id == "2" and [r.torrent_id for r, _ in refused] == ["1"]
+
+
+def test_the_trackers_own_abridged_flag_refuses_the_release():
+    rel = release("1", "Dune", "Frank Herbert")
+    rel.abridged = True
+    v = judged(rel)
+    assert v.kind == Judgement.UNWANTED and v.reason == "abridged edition"
+    assert judge(rel, Policy(allow_abridged=True), owned=shelf(), queued=shelf()).kind == Judgement.NEW
+
+
+@pytest.mark.parametrize(("title", "description"), [
+    ("Summary Justice", ""),
+    ("The Butterfly Collection", ""),
+    ("Radio Silence", ""),
+    ("Dune", "A condensed history of the spice trade frames the novel; adapted for radio in 1980."),
+    ("Dune", "From the collection of a desert museum, with a full cast of characters."),
+])
+def test_edition_words_in_a_real_book_do_not_refuse_it(title, description):
+    rel = release("1", title, "Jane Writer")
+    rel.description = description
+    assert judged(rel).kind == Judgement.NEW
+
+
+@pytest.mark.parametrize(("title", "tags", "reason"), [
+    ("Summary of Atomic Habits", "", "a summary / study guide"),
+    ("The Expanse: Books 1-3", "", "an omnibus / box set"),
+    ("The Discworld Collection", "", "an omnibus / box set"),  # named after the release's series
+    ("Dune [Abridged]", "", "abridged edition"),
+    ("Dune: GraphicAudio Dramatized Adaptation", "", "dramatized / full-cast edition"),
+    ("Wizard's First Rule", "GraphicAudio, 64kbps", "dramatized / full-cast edition"),
+])
+def test_edition_marks_still_refuse(title, tags, reason):
+    rel = release("1", title, "Terry Pratchett")
+    rel.tags = tags
+    rel.series = (SeriesRef("Discworld", ""),)
+    assert (judged(rel).kind, judged(rel).reason) == (Judgement.UNWANTED, reason)
+
+
+def test_a_same_title_book_by_another_person_is_new_and_says_so():
+    v = judged(release("1", "Sleeping Beauties", "Owen King"), [BookRef("Sleeping Beauties", ("Stephen King",))])
+    assert v.kind == Judgement.NEW and v.grabbable
+    assert v.reason == ("not owned: not the owned 'Sleeping Beauties' "
+                        "(author differs: Owen King is not Stephen King)")
+    sequel = judged(release("2", "He Who Fights with Monsters 2", "Shirtaloon"),
+                    [BookRef("He Who Fights with Monsters", ("Shirtaloon",))])
+    assert sequel.kind == Judgement.NEW and "volume 2 on one side only" in sequel.reason
+    unrelated = judged(release("3", "Elantris", "Brandon Sanderson"), [BookRef("Dune", ("Frank Herbert",))])
+    assert unrelated.reason == "not owned"

@@ -82,6 +82,9 @@ def test_parse_row_fixture_fields():
     assert third.freeleech and third.personal_freeleech
     assert is_abridged(third)  # browseflags 36 has bit 5 set
     assert not is_abridged(first)
+    # the flag reaches the record (the edition rule reads it there, not in the raw row)
+    assert third.abridged is True and first.abridged is False
+    assert parse_row({"id": "7", "title": "No Flags Here"}).abridged is None
 
 
 def test_parse_row_defensive_shapes():

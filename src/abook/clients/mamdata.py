@@ -408,6 +408,9 @@ def parse_row(row: Mapping[str, Any], *, vip_user: bool = False) -> Release:
         tags=unescape(row.get("tags")),
         description=unescape(row.get("description")),
         raw=dict(row),
+        abridged=(
+            bool(parse_int(row.get("browseflags")) & FLAG_ABRIDGED) if "browseflags" in row else None
+        ),
     )
 
 
