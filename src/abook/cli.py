@@ -423,7 +423,8 @@ def search(
 
     Each result gets the verdict top10 would reach: new, owned, near_miss, queued or unwanted
     (with the reason). --queue TORRENT_ID grabs one through the usual path (ratio guard, hold,
-    MAX_ACTIVE_DOWNLOADS).
+    MAX_ACTIVE_DOWNLOADS). With the global -v (abook -v search ...), each result also shows the
+    book it was compared with and the parts of the verdict.
 
     Examples:
 
@@ -441,7 +442,7 @@ def search(
         acq = run.services.acquisition(source, dry_run=dry_run or queue is None, qbt=queue is not None and not dry_run)
         result = wf.run(run.state, acq, query=query, author=author, queue=queue, force=force, dry_run=dry_run,
                         task_id=run.task_id)
-        render.lookup(result, as_json)
+        render.lookup(result, as_json, verbose=_g(ctx).verbose)
 
 
 def main() -> None:

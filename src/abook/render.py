@@ -484,7 +484,7 @@ def missing(result: Any, as_json: bool) -> None:
     echo("missing: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if v))
 
 
-def lookup(result: Any, as_json: bool) -> None:
+def lookup(result: Any, as_json: bool, verbose: int = 0) -> None:
     if as_json:
         data: dict[str, Any] = {"schema": 1, "query": result.query, "results": [h.as_dict() for h in result.hits]}
         if result.queued is not None:
@@ -499,6 +499,9 @@ def lookup(result: Any, as_json: bool) -> None:
           h.release.seeders, "yes" if (h.release.freeleech or h.release.vip) else "", h.verdict, h.reason]
          for h in result.hits],
     )
+    if verbose:  # abook -v search: how each verdict was reached
+        for h in result.hits:
+            echo(f"  {h.release.torrent_id}: {h.explain()}")
     if result.queued is not None:
         prefix = "dry run: " if result.dry_run else ""
         echo(f"{prefix}{result.queued.decision}: {result.queued.reason}")

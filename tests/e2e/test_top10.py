@@ -274,6 +274,21 @@ def test_search_judges_each_result_and_queues_one(world):
     assert set(_titles(qbt)) == {mam.info_hash(108)}
 
 
+def test_search_verbose_shows_how_each_verdict_was_reached(world):
+    env, *_ = world
+    res = run_abook(["-v", "search", "Hobbit"], env)
+    assert res.code == 0, res.output
+    lines = {line.split(":", 1)[0].strip(): line for line in res.stdout.splitlines() if line.startswith("  10")}
+    # the owned one: compared with the library's copy, every component at zero, decided by distance
+    assert "vs 'The Hobbit' by J.R.R. Tolkien: same: distance 0.000" in lines["103"], res.stdout
+    assert "title 1.00; same work" in lines["103"]
+    # the other author's: told apart by the author rule, with the author component's share
+    assert "vs 'The Hobbit' by J.R.R. Tolkien: different by the author rule: distance 0." in lines["108"], res.stdout
+    assert "authors 0." in lines["108"] and "; author differs" in lines["108"]
+    quiet = run_abook(["search", "Hobbit"], env)
+    assert "vs 'The Hobbit'" not in quiet.stdout
+
+
 def test_doctor_checks_every_configured_service(world):
     from tests.fakes.prowlarr import FakeProwlarr
 

@@ -12,6 +12,7 @@ from ..models import Judgement
 from .grab import Grabber, Outcome, Shelf, judge
 
 if TYPE_CHECKING:
+    from ..matching import Match
     from ..models import Release
     from ..search import Acquisition
     from ..state import State
@@ -28,15 +29,31 @@ class Hit:
     release: Release
     verdict: str  # new | owned | near_miss | queued | unwanted
     reason: str
+    match: Match | None = None  # the book it was compared with (owned, queued or wanted), if any
+
+    def explain(self) -> str:
+        """One line for ``abook search -v``: what it was compared with and how the verdict was
+        reached (each component's share of the distance, the title similarity, the rule)."""
+        m = self.match
+        if m is None:
+            return "compared with nothing close in the library"
+        who = ", ".join(m.owned.authors) or "no author"
+        return f"vs {m.owned.title!r} by {who}: {m.explain()}"
 
     def as_dict(self) -> dict[str, Any]:
         r = self.release
+        m = self.match
         return {
             "source": r.source, "torrent_id": r.torrent_id, "title": r.title, "authors": list(r.authors),
             "narrators": list(r.narrators), "series": [[s.name, s.position] for s in r.series],
             "size": r.size, "seeders": r.seeders, "snatches": r.snatches, "freeleech": r.freeleech,
             "vip": r.vip, "filetypes": list(r.filetypes), "language": r.language,
             "verdict": self.verdict, "reason": self.reason,
+            "match": None if m is None else {
+                "title": m.owned.title, "authors": list(m.owned.authors), "verdict": m.verdict,
+                "distance": m.distance, "rule": m.rule, "title_similarity": m.title_similarity,
+                "components": dict(m.components), "reason": m.reason,
+            },
         }
 
 
@@ -59,7 +76,7 @@ def hits(releases: list[Release], shelf: Shelf) -> list[Hit]:
     out = []
     for release in releases:
         verdict = judge(release, shelf)
-        out.append(Hit(release, VERDICT_WORDS[verdict.kind], verdict.reason))
+        out.append(Hit(release, VERDICT_WORDS[verdict.kind], verdict.reason, verdict.match))
     return out
 
 
