@@ -1,7 +1,7 @@
 """Benchmark: LibraryIndex over a synthetic 50,000-book library, 1,000 lookups.
 
 Run: ``python benchmarks/matching.py [--books 50000] [--lookups 1000] [--seed 7]
-[--max-candidates 6]``
+[--max-candidates 6] [--library words|abs-fake]``
 
 The library is random but plausible (titles from word lists, authors from name lists, about
 40 % of books in numbered series, some titles shared between authors). The candidates are a
@@ -129,6 +129,27 @@ def build_library(n: int, rng: random.Random) -> list[BookRef]:
     return books
 
 
+def abs_fake_library(n: int, seed: int) -> list[BookRef]:
+    """The owned library as the fake Audiobookshelf generates it for the scan benchmarks (other
+    word pools and shapes than :func:`build_library`: co-authors, half positions, subtitles,
+    ASINs and ISBNs), so the figures do not rest on one generator."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.fakes.abs import FakeABS
+
+    fake = FakeABS(token="benchmark")
+    fake.generate(n, seed=seed)
+    books = []
+    for item in fake._items.values():
+        series = tuple(SeriesRef(fake._series[sid].name, seq) for sid, seq in item.series)
+        books.append(BookRef(
+            title=item.title, subtitle=item.subtitle or "",
+            authors=tuple(fake._authors[a].name for a in item.author_ids),
+            narrators=tuple(item.narrators), series=series, asin=item.asin or "",
+            isbn=item.isbn or "", year=item.published_year or "", ref=f"abs:{item.id}",
+        ))
+    return books
+
+
 def _lf(name: str) -> str:
     parts = name.split()
     return f"{parts[-1]}, {' '.join(parts[:-1])}"
@@ -180,14 +201,14 @@ def near_miss(book: BookRef, rng: random.Random, owned_titles: set[str]) -> Book
     if kind == 4:  # one part of a split upload
         return BookRef(title=f"{book.title} (Part 1 of 2)", authors=book.authors, ref="mam:part")
     if kind == 5:  # the next volume, numbered in the title (not the book's own position)
-        pos = int(book.series[0].position or 1) if book.series else 1
+        pos = int(float(book.series[0].position or 1)) if book.series else 1
         return BookRef(title=f"{book.title} {pos + 1}", authors=book.authors, ref="mam:volume")
     if kind == 0 and book.series:  # a sequel not in the library
         s = book.series[0]
         return BookRef(
             title=_title(rng),
             authors=book.authors,
-            series=(SeriesRef(s.name, str(int(s.position or 1) + 20)),),
+            series=(SeriesRef(s.name, str(int(float(s.position or 1)) + 20)),),
             ref="mam:sequel",
         )
     if kind == 1:  # same title, another author
@@ -217,10 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lookups", type=int, default=1_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-candidates", type=int, default=6, help="full compares per lookup")
+    ap.add_argument("--library", choices=("words", "abs-fake"), default="words",
+                    help="owned books from this file's generator, or from tests/fakes/abs.py's")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
 
-    library = build_library(args.books, rng)
+    if args.library == "abs-fake":
+        library = abs_fake_library(args.books, args.seed)
+    else:
+        library = build_library(args.books, rng)
     owned_titles = {b.title for b in library}
     n_owned = args.lookups * 4 // 10
     n_near = args.lookups * 3 // 10

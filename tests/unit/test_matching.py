@@ -263,6 +263,21 @@ SAME_PAIRS = [
         id="apostrophes-and-hash",
     ),
     pytest.param(
+        bk(
+            "The Fellowship of the Ring",
+            "J.R.R. Tolkien",
+            ("The Lord of the Rings", "1"),
+            subtitle="Being the First Part of The Lord of the Rings",
+        ),
+        bk("The Lord of the Rings: The Fellowship of the Ring", "Tolkien, J. R. R."),
+        id="series-prefix-against-a-subtitle-field",
+    ),
+    pytest.param(
+        bk("The Final Empire", "Brandon Sanderson", ("Mistborn", "1")),
+        bk("The Mistborn Trilogy: The Final Empire", "Brandon Sanderson"),
+        id="series-prefix-with-a-suffix-word",
+    ),
+    pytest.param(
         bk("The Autobiography of Martin Luther King, Jr.", "Martin Luther King Jr."),
         bk("The Autobiography of Martin Luther King, Jr.", "King, Martin Luther, Jr."),
         id="jr-suffix-names",

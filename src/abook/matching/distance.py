@@ -550,12 +550,16 @@ def _title_sim(a: _Prep, b: _Prep) -> _TitleMatch:
     series_keys = {s.key for s in a.series + b.series if s.key}
     author_keys = {" ".join(t) for t in a.authors + b.authors}
 
+    def names_series(main: str) -> bool:
+        # "The Moon Trilogy: ..." names the series "moon" (suffix words are normalised away)
+        return main in series_keys or (bool(series_keys) and normalize_series(main) in series_keys)
+
     def cores(p: _Prep) -> list[tuple[str, str | None]]:
         """Title without a leading series or author name ("Mistborn: The Final Empire")."""
         out: list[tuple[str, str | None]] = []
         t = p.title
         texts = [t.text]
-        if t.subtitle and (t.main in series_keys or t.main in author_keys):
+        if t.subtitle and (names_series(t.main) or t.main in author_keys):
             out.append((t.subtitle, None))
             texts.append(t.subtitle)  # "Author - Series 01 - Title": strip both
         for text in texts:
@@ -582,15 +586,23 @@ def _title_sim(a: _Prep, b: _Prep) -> _TitleMatch:
     # vs "Frankenstein; or, The Modern Prometheus". A short subtitle on a title that also names
     # the series is often a sequel ("Thrawn: Alliances"), so it only counts as a near match
     # unless the subtitle came from a real subtitle field.
-    def sub_drop(p: _Prep, other: _Prep) -> None:
+    def sub_drop(p: _Prep, other: _Prep, other_cores: list[tuple[str, str | None]]) -> None:
         t = p.title
-        if not t.subtitle or other.title.subtitle:
+        if not t.subtitle:
             return
         # "<Series>: <Name>" is how sequels are titled ("Mistborn: The Well of Ascension"); a
         # subtitle that describes ("He Who Fights with Monsters: A LitRPG Adventure") is not one
-        if t.main in series_keys and not (p.has_field_subtitle or t.alternate or t.described):
+        if names_series(t.main) and not (p.has_field_subtitle or t.alternate or t.described):
             return
-        sim = _pair_sim(t.main, other.title.text)
+        # the other title as it stands (when it has no subtitle of its own), or without its
+        # series prefix ("Sky Wars: The Cipher's Sea" against "The Cipher's Sea: Bitter Moon")
+        targets = [core for core, _ in other_cores]
+        if not other.title.subtitle:
+            targets.append(other.title.text)
+        if not targets:
+            return
+        target = max(targets, key=lambda x: _pair_sim(t.main, x))
+        sim = _pair_sim(t.main, target)
         if sim <= 0.0:
             return
         if t.alternate:
@@ -601,11 +613,11 @@ def _title_sim(a: _Prep, b: _Prep) -> _TitleMatch:
             factor = 0.93  # "Quiet: The Power of Introverts", "Thinking in Systems: A Primer"
         else:
             factor = GLUED_CAP  # "Thrawn: Alliances"
-        x, y = (t.main, other.title.text) if p is a else (other.title.text, t.main)
+        x, y = (t.main, target) if p is a else (target, t.main)
         consider(sim * factor, "alternate title" if t.alternate else "without subtitle", x, y)
 
-    sub_drop(a, b)
-    sub_drop(b, a)
+    sub_drop(a, b, cb)
+    sub_drop(b, a, ca)
     # "Series: Title" vs "Title" with no series info anywhere: the subtitle is the title
     for p, other in ((a, b), (b, a)):
         if p.title.subtitle and not other.title.subtitle:
