@@ -124,9 +124,9 @@ class LibraryIndex:
             self._by_asin.setdefault(asin, []).append(i)
         if book.isbn and (isbn := _norm_isbn(book.isbn)):
             self._by_isbn.setdefault(isbn, []).append(i)
+        # the title field only: a subtitle field's words would add postings for every
+        # descriptive word, and a book shorter than the offered title is kept anyway (below)
         titles = _title_keys(book.title or "")
-        if book.subtitle:
-            titles |= _title_keys(book.subtitle)
         self._keys.append(titles)
         title_post, pair_post = self._title_post, self._pair_post
         for tok in titles:
@@ -151,24 +151,27 @@ class LibraryIndex:
             found.update(self._by_isbn.get(isbn, ()))
         titles = _title_keys(offered.title or "")
         if offered.subtitle:
-            titles |= _title_keys(offered.subtitle)
+            titles |= _title_keys(offered.subtitle)  # lookups only: a few keys more is cheap
         counts: Counter[int] = Counter()
         post = self._pair_post
         # no author offered (a release name like "Brandon Sanderson - Mistborn 01 - ..."):
         # the author may be inside the title, so title words double as author tokens
         authors = _author_keys(tuple(offered.authors)) or titles
-        for a in authors:
-            for tok in titles:
+        # sorted: ties between candidates break the same way in every process (str hashing,
+        # and so set order, is randomised per process)
+        ordered = sorted(titles)
+        for a in sorted(authors):
+            for tok in ordered:
                 hits = post.get((a, tok))
                 if hits:
                     counts.update(hits)
-        for tok in titles:  # owned books that have no author
+        for tok in ordered:  # owned books that have no author
             hits = post.get(("", tok))
             if hits:
                 counts.update(hits)
         if not counts:
             cap = self._rare_cap()
-            for tok in titles:
+            for tok in ordered:
                 hits = self._title_post.get(tok)
                 if hits and len(hits) <= cap:
                     counts.update(hits)
@@ -179,8 +182,9 @@ class LibraryIndex:
             # is in the offered one ("Sapiens" in "Sapiens: A Brief History of Humankind", beside
             # the author's "Homo Deus: A Brief History of Tomorrow" sharing more words)
             floor = best[0][1] / 2
+            found.update(i for i, n in best if n >= floor)
             keys = self._keys
-            found.update(i for i, n in best if n >= floor or keys[i] <= titles)
+            found.update(i for i in counts if keys[i] <= titles)
         return sorted(found)
 
     def _compared(self, offered: BookRef) -> list[Match]:
