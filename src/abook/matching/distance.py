@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from abook.models import BookRef
@@ -225,9 +225,8 @@ def _numbers_conflict(a: _Prep, b: _Prep) -> tuple[str, str] | None:
 
 
 def _sig_tokens(text: str) -> frozenset[str]:
-    toks = text.split()
-    sig = frozenset(t for t in toks if t not in _STOPWORDS)
-    return sig or frozenset(toks)
+    toks = frozenset(text.split())
+    return (toks - _STOPWORDS) or toks
 
 
 _RAW_WORD_RE = re.compile(r"[^\w]+|_")
@@ -241,26 +240,60 @@ class _Series:
 
 @dataclass(frozen=True)
 class _Prep:
+    """A book prepared for comparison. The fields are what the title comparison needs; the
+    rest is computed on first use (cached on the record), because most candidates an index
+    lookup compares are dismissed on their title alone."""
+
     book: BookRef
     title: TitleParts
     has_field_subtitle: bool  # ABS / store subtitle field: a real subtitle, not a sequel name
     authors: tuple[tuple[str, ...], ...]
     author_names: tuple[str, ...]  # the names as given, aligned with ``authors``
-    narrators: tuple[tuple[str, ...], ...]
     series: tuple[_Series, ...]
-    asin: str
-    isbn: str
-    year: int | None
-    editions: frozenset[str]
-    tokens: frozenset[str]  # significant title tokens (full, main, subtitle)
     numbers: frozenset[str]  # numbers in the comparable title (a split upload's part aside)
     main_numbers: frozenset[str]
-    volume: tuple[float, float] | None  # the title's own volume number ("Wool: Volume 3")
+
+    @cached_property
+    def narrators(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(
+            t for n in self.book.narrators if (t := name_tokens(n)) and " ".join(t) not in _NO_AUTHOR
+        )
+
+    @cached_property
+    def asin(self) -> str:
+        return _norm_asin(self.book.asin)
+
+    @cached_property
+    def isbn(self) -> str:
+        return _norm_isbn(self.book.isbn)
+
+    @cached_property
+    def year(self) -> int | None:
+        tp = self.title
+        return _year(self.book.year) or (_year(tp.year) if tp.year else None)
+
+    @cached_property
+    def editions(self) -> frozenset[str]:
+        tp = self.title
+        found = edition_class(self.book.title or "", " ".join(tp.tags), "")
+        if self.book.abridged:
+            found.add("abridged")
+        return frozenset(found)
+
+    @cached_property
+    def tokens(self) -> frozenset[str]:
+        """Significant title tokens (full, main)."""
+        tp = self.title
+        return _sig_tokens(tp.text) | _sig_tokens(tp.main) if tp.subtitle else _sig_tokens(tp.text)
+
+    @cached_property
+    def volume(self) -> tuple[float, float] | None:
+        """The title's own volume number ("Wool: Volume 3")."""
+        return parse_position(self.title.volume) if self.title.volume else None
 
     @property
     def raw_words(self) -> frozenset[str]:
-        """Every word of the raw title (for an author named in it); only the no-author case
-        asks, so it is not computed for every book."""
+        """Every word of the raw title (for an author named in it)."""
         return _raw_words(self.book.title or "")
 
 
@@ -288,9 +321,6 @@ def _prepare(book: BookRef) -> _Prep:
         if t and " ".join(t) not in _NO_AUTHOR:
             authors.append(t)
             author_names.append(a.strip())
-    narrators = tuple(
-        t for n in book.narrators if (t := name_tokens(n)) and " ".join(t) not in _NO_AUTHOR
-    )
     series: list[_Series] = []
     for s in book.series:
         key = normalize_series(s.name or "")
@@ -303,28 +333,15 @@ def _prepare(book: BookRef) -> _Prep:
             continue
         if not any(x.key == h.name and x.pos == pos for x in series):
             series.append(_Series(h.name, pos))
-    editions = edition_class(raw_title, " ".join(tp.tags), "")
-    if book.abridged:
-        editions.add("abridged")
-    tokens = _sig_tokens(tp.text)
-    if tp.subtitle:
-        tokens |= _sig_tokens(tp.main)
     return _Prep(
         book=book,
         title=tp,
         has_field_subtitle=bool(field_sub),
         authors=tuple(authors),
         author_names=tuple(author_names),
-        narrators=narrators,
         series=tuple(series),
-        asin=_norm_asin(book.asin),
-        isbn=_norm_isbn(book.isbn),
-        year=_year(book.year) or (_year(tp.year) if tp.year else None),
-        editions=frozenset(editions),
-        tokens=tokens,
         numbers=_title_numbers(_without_part(tp.text, tp.part)),
         main_numbers=_title_numbers(_without_part(tp.main, tp.part)),
-        volume=parse_position(tp.volume) if tp.volume else None,
     )
 
 
@@ -843,32 +860,37 @@ def _compare(
             rule=rule,
         )
 
+    same_rec: bool | None = None
     # same recording? narrators and edition classes, when known
     rec_editions = {"abridged", "dramatized"}
-    ed_a, ed_b = a.editions & rec_editions, b.editions & rec_editions
-    nar_sim = _names_similarity(a.narrators, b.narrators) if a.narrators and b.narrators else None
-    same_rec: bool | None
-    if ed_a != ed_b or (nar_sim is not None and nar_sim < 0.5):
-        same_rec = False
-    elif nar_sim is not None or (a.asin and a.asin == b.asin):
-        same_rec = True
-    else:
-        same_rec = None
 
-    if a.asin and a.asin == b.asin:
+    def recording() -> tuple[set[str], set[str], float | None, bool | None]:
+        ed_a, ed_b = a.editions & rec_editions, b.editions & rec_editions
+        nar = _names_similarity(a.narrators, b.narrators) if a.narrators and b.narrators else None
+        if ed_a != ed_b or (nar is not None and nar < 0.5):
+            rec: bool | None = False
+        elif nar is not None:
+            rec = True
+        else:
+            rec = None
+        return set(ed_a), set(ed_b), nar, rec
+
+    if a.book.asin and b.book.asin and a.asin and a.asin == b.asin:
         same_rec = True
         return result("same", 0.0, "same ASIN", {}, "identifier")
-    if a.isbn and a.isbn == b.isbn:
+    if a.book.isbn and b.book.isbn and a.isbn and a.isbn == b.isbn:
+        same_rec = recording()[3]
         return result("same", 0.0, "same ISBN", {}, "identifier")
-
-    d = Distance(weights)
-    if level == "recording":
-        d.weights["narrators"] = max(d.weights.get("narrators", 0.5), 2.0)
 
     tm = _title_sim(a, b)
     title_sim = tm.sim
     if only_close and title_sim < MIN_NEAR_TITLE:
-        return None
+        return None  # the index wants no bookkeeping for a plainly different title
+    ed_a, ed_b, nar_sim, same_rec = recording()
+
+    d = Distance(weights)
+    if level == "recording":
+        d.weights["narrators"] = max(d.weights.get("narrators", 0.5), 2.0)
     # a whole word changed is not a typo: scale the title penalty so that "Dune" vs
     # "Dune Messiah" (similarity 0.5) is a full miss while a one-letter slip stays small
     d.add("title", (1.0 - title_sim) * TITLE_PENALTY_SCALE)
@@ -899,7 +921,7 @@ def _compare(
 
     if nar_sim is not None:
         d.add_similarity("narrators", nar_sim)
-    if a.asin and b.asin and a.asin != b.asin:
+    if a.book.asin and b.book.asin and a.asin and b.asin and a.asin != b.asin:
         d.add("ids", 1.0)
     if a.year and b.year:
         gap = abs(a.year - b.year)

@@ -136,6 +136,11 @@ _SUBTITLE_SPLIT_RE = re.compile(r"\s*:\s*|\s+-\s+|\s*;\s*")
 _TRAILING_ARTICLE_RE = re.compile(r"^(?P<body>.+?),\s*(?P<art>the|a|an)$")
 _NON_WORD_RE = re.compile(r"[^\w\s]+")
 _APOSTROPHE_RE = re.compile(r"(?<=\w)'(?=\w)|'")
+_NUMBERISH = frozenset(_NUM_WORDS) | frozenset(_TENS_WORDS)
+# a digit, or a word of roman-numeral letters only ("ii", "xiv")
+_MAYBE_NUMBER_RE = re.compile(r"\d|\b[ivx]{2,6}\b")
+# every trailing / hinted position needs one of these
+_POSITION_HINT_RE = re.compile(r"\d|#|\b(?:books?|bk|vols?|volumes?|nos?|numbers?)\b")
 
 
 @dataclass(frozen=True)
@@ -167,15 +172,21 @@ class TitleParts:
 def _clean_words(s: str) -> str:
     """Lower-level cleanup of one title part: articles, '&', punctuation, number words."""
     s = s.strip(" ,.;:-")
-    m = _TRAILING_ARTICLE_RE.match(s)
-    if m:  # "Hobbit, The" -> "Hobbit"
-        s = m.group("body")
-    s = s.replace("&", " and ").replace("+", " and ")
-    s = _APOSTROPHE_RE.sub("", s)
+    if "," in s:
+        m = _TRAILING_ARTICLE_RE.match(s)
+        if m:  # "Hobbit, The" -> "Hobbit"
+            s = m.group("body")
+    if "&" in s or "+" in s:
+        s = s.replace("&", " and ").replace("+", " and ")
+    if "'" in s:
+        s = _APOSTROPHE_RE.sub("", s)
     s = _NON_WORD_RE.sub(" ", s).replace("_", " ")
     toks = s.split()
     while len(toks) > 1 and toks[0] in _ARTICLES:
         toks = toks[1:]
+    # most titles have no number word, numeral or digit: nothing below would change them
+    if _NUMBERISH.isdisjoint(toks) and not _MAYBE_NUMBER_RE.search(s):
+        return " ".join(toks)
     # number words become digits so "Ready Player One" and "Ready Player 1" agree, and
     # "Nineteen Eighty-Four" becomes "1984"; only runs of words are merged, never digits
     out: list[str] = []
@@ -209,6 +220,8 @@ def _clean_words(s: str) -> str:
 
 def _series_hint(content: str, *, bare_ok: bool) -> SeriesRef | None:
     """A series reference from "(Mistborn, Book 1)"-like text (already folded), else None."""
+    if not _POSITION_HINT_RE.search(content):
+        return None  # no position word, "#" or digit: the regexes below cannot match
     c = content.strip(" ,.;:-")
     m = _HINT_POS_FIRST_RE.match(c)
     if m:
@@ -407,7 +420,9 @@ def parse_title(raw: str) -> TitleParts:
             main_raw, sub_raw, moved = sub_raw, "", True
     # "Mistborn, Book 2" / "Mistborn #2" at the end of a title with no subtitle
     if not sub_raw:
-        m = _TRAILING_POS_RE.match(main_raw) or _TRAILING_HASH_RE.match(main_raw)
+        m = None
+        if _POSITION_HINT_RE.search(main_raw[-24:]):
+            m = _TRAILING_POS_RE.match(main_raw) or _TRAILING_HASH_RE.match(main_raw)
         if m and parse_position(m.group("pos")):
             pos = m.group("pos").replace(" ", "")
             hints.append(SeriesRef("", pos))
@@ -416,7 +431,9 @@ def parse_title(raw: str) -> TitleParts:
                 volume = volume or pos
     else:
         sub_raw = _strip_trailing_tags(sub_raw, tags)
-        m = _TRAILING_POS_RE.match(sub_raw) or _TRAILING_HASH_RE.match(sub_raw)
+        m = None
+        if _POSITION_HINT_RE.search(sub_raw[-24:]):
+            m = _TRAILING_POS_RE.match(sub_raw) or _TRAILING_HASH_RE.match(sub_raw)
         if m and parse_position(m.group("pos")):
             hints.append(SeriesRef("", m.group("pos").replace(" ", "")))
             sub_raw = m.group("title")
