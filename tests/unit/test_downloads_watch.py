@@ -130,3 +130,25 @@ def test_dry_run_changes_nothing(state):
                   fetch=lambda row: (None, None))
     d.run()
     assert qbt.calls == [] and status(state)["retries"] == 0 and status(state)["status"] == "queued"
+
+
+# ------------------------------------------------------------ finding the imported item in ABS
+def test_the_imported_item_is_found_by_the_folder_of_a_one_file_torrent():
+    """qBittorrent gives a torrent of exactly one file as that file's path, inside its folder;
+    ABS names the item after the folder. Matching is only the last resort (and, since issue #14,
+    a title without an author is never "the same" as a tracker's book)."""
+    from abook.library import AbsItem
+    from abook.workflows.downloads import _find_item
+
+    items = [AbsItem(id="li-other", rel_path="Other Book", title="Other Book"),
+             AbsItem(id="li-gs", rel_path="Golden Son", title="Golden Son")]  # title only: no author
+    row = {"title": "Golden Son", "author": "Pierce Brown",
+           "content_path": "/srv/library/Golden Son/Golden Son.m4b"}
+    assert _find_item(items, row, None).id == "li-gs"
+    assert _find_item(items, {**row, "content_path": "/srv/library/Golden Son"}, None).id == "li-gs"
+    nested = [AbsItem(id="li-n", rel_path="Pierce Brown/Golden Son", title="Golden Son")]
+    assert _find_item(nested, row, None).id == "li-n"
+    # no path to go by: a title alone, without an author, is not enough to claim the item
+    assert _find_item(items, {"title": "Golden Son", "author": "Pierce Brown"}, None) is None
+    authored = [AbsItem(id="li-a", rel_path="x", title="Golden Son", author_name="Pierce Brown")]
+    assert _find_item(authored, {"title": "Golden Son", "author": "Pierce Brown"}, None).id == "li-a"

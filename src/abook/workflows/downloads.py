@@ -482,10 +482,14 @@ def _find_item(items: Iterable[AbsItem], d: Mapping[str, Any], folder: Path | No
     elif d.get("content_path"):
         from pathlib import PurePosixPath
 
-        name = PurePosixPath(str(d["content_path"])).name
+        content = PurePosixPath(str(d["content_path"]))
+        # qBittorrent gives a torrent of exactly one file as that file's path, even inside a
+        # folder ("Golden Son/Golden Son.m4b"): its folder is the book's folder then
+        names = {content.name, content.parent.name} if content.suffix else {content.name}
+        names.discard("")
         for item in items:
             rel = item.rel_path.strip("/")
-            if name and (rel == name or rel.endswith("/" + name)):
+            if rel.rpartition("/")[2] in names:
                 return item
     from ..matching import compare
     from ..models import BookRef
