@@ -431,6 +431,15 @@ def test_a_collection_named_after_the_releases_series_or_author_is_an_omnibus() 
     assert edition_class("The Sherlock Holmes Collection") == {"omnibus"}  # a two-word name
 
 
+def test_a_summary_named_in_a_subtitle_field_is_still_a_summary() -> None:
+    # fix-metadata's candidates carry a subtitle field, and pass it where a description goes
+    assert edition_class("Atomic Habits", "", "Summary and Analysis") == {"summary"}
+    summary = bk("Atomic Habits", "James Clear", subtitle="Summary and Analysis")
+    assert_not_same(bk("Atomic Habits", "James Clear"), summary, "different", "summary")
+    guide = bk("The Great Gatsby", "F. Scott Fitzgerald", subtitle="A Study Guide")
+    assert_not_same(bk("The Great Gatsby", "F. Scott Fitzgerald"), guide, "different", "summary")
+
+
 def test_a_real_novel_with_an_edition_word_is_the_same_work_as_its_upload() -> None:
     assert_same(bk("Summary Justice", "John Fairfax"), bk("Summary Justice [Unabridged]", "John Fairfax"))
     assert_same(bk("The Butterfly Collection", "Jane Writer"),

@@ -275,7 +275,11 @@ class _Prep:
     @cached_property
     def editions(self) -> frozenset[str]:
         tp = self.title
-        found = edition_class(self.book.title or "", " ".join(tp.tags), "")
+        title = self.book.title or ""
+        if self.book.subtitle and self.book.subtitle.strip():
+            # a subtitle field is part of the title here: "Atomic Habits" / "Summary and Analysis"
+            title = f"{title}: {self.book.subtitle}"
+        found = edition_class(title, " ".join(tp.tags), "")
         if self.book.abridged:
             found.add("abridged")
         return frozenset(found)

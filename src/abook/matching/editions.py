@@ -88,7 +88,7 @@ _SUMMARY_TITLE_RE = re.compile(
 _SUMMARY_DESC_RE = re.compile(
     r"\bthis\s+is\s+(?:a|an)\s+(?:unofficial\s+|brief\s+|detailed\s+|book\s+|chapter[\s-]by[\s-]chapter\s+)?"
     r"(?:summary|study\s+guide|analysis|workbook)\b|\bunofficial\s+summary\b"
-    r"|\bsummary\s+(?:and|&)\s+analysis\s+of\b|\bthis\s+(?:summary|study\s+guide|workbook)\b"
+    r"|\bsummary\s+(?:and|&)\s+analysis\b|\bthis\s+(?:summary|study\s+guide|workbook)\b"
     r"|\bworkbook\s+for\b|\bnot\s+the\s+original\s+book\b|\bsummary\s+of\s+the\s+(?:original\s+)?book\b"
 )
 
