@@ -278,6 +278,16 @@ SAME_PAIRS = [
         id="series-prefix-with-a-suffix-word",
     ),
     pytest.param(
+        bk("Heir to the Empire", "Timothy Zahn", ("Star Wars: The Thrawn Trilogy", "1")),
+        bk("Star Wars: The Thrawn Trilogy: Heir to the Empire", "Timothy Zahn"),
+        id="series-name-with-a-colon-before-the-title",
+    ),
+    pytest.param(
+        bk("Thrawn: Alliances", "Timothy Zahn", ("Star Wars: Thrawn", "2")),
+        bk("Star Wars: Thrawn: Thrawn: Alliances", "Zahn, Timothy", ("Star Wars: Thrawn", "2")),
+        id="series-prefix-without-a-number",
+    ),
+    pytest.param(
         bk("The Autobiography of Martin Luther King, Jr.", "Martin Luther King Jr."),
         bk("The Autobiography of Martin Luther King, Jr.", "King, Martin Luther, Jr."),
         id="jr-suffix-names",

@@ -413,25 +413,46 @@ def _pair_sim(x: str, y: str) -> float:
     return min(dice, char)
 
 
+_SERIES_WORDS = frozenset(
+    {"series", "saga", "trilogy", "sequence", "quartet", "duology", "cycle", "chronicles"}
+)
 _PREFIX_POS_RE = re.compile(
     r"^(?:series |saga |trilogy )?(?:(?:book|bk|vol|volume|no)\s+)?(\d+(?:\.\d+)?)\s+(.+)$"
 )
 
 
 def _strip_prefix(text: str, key: str) -> tuple[str, str | None] | None:
-    """ "mistborn 2 well of ascension" with key "mistborn" -> ("well of ascension", "2")."""
-    if not key or not text.startswith(key + " "):
+    """ "mistborn 2 well of ascension" with key "mistborn" -> ("well of ascension", "2");
+    "star wars thrawn thrawn" with key "star wars thrawn" -> ("thrawn", None): a series name
+    written before the title, with or without its position."""
+    if not key:
         return None
-    rest = text[len(key) + 1 :]
+    if text.startswith(key + " "):
+        rest = text[len(key) + 1 :]
+    else:
+        # word by word, articles and series words aside: "star wars thrawn trilogy heir to the
+        # empire" against the key "star wars the thrawn" (from "Star Wars: The Thrawn Trilogy")
+        words, i = text.split(), 0
+        for k in key.split():
+            if k in _ARTICLES:
+                continue
+            while i < len(words) and words[i] in _ARTICLES:
+                i += 1
+            if i >= len(words) or words[i] != k:
+                return None
+            i += 1
+        while i < len(words) and words[i] in _SERIES_WORDS:
+            i += 1
+        rest = " ".join(words[i:])
+        if not rest:
+            return None
     m = _PREFIX_POS_RE.match(rest)
-    if m:
-        core = m.group(2)
-        for art in _ARTICLES:  # "mistborn 1 the final empire" -> "final empire"
-            if core.startswith(art + " ") and len(core) > len(art) + 1:
-                core = core[len(art) + 1 :]
-                break
-        return core, m.group(1)
-    return None
+    core, pos = (m.group(2), m.group(1)) if m else (rest, None)
+    for art in _ARTICLES:  # "mistborn 1 the final empire" -> "final empire"
+        if core.startswith(art + " ") and len(core) > len(art) + 1:
+            core = core[len(art) + 1 :]
+            break
+    return core, pos
 
 
 #: a title that another one extends with words glued on, without a subtitle separator ("He Who
