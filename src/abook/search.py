@@ -78,8 +78,10 @@ class MamSearch:
     def find(self, title: str, author: str = "") -> list[Release]:
         self._know_the_account()
         text = f"{title} {author}".strip()
+        # the series field too: a query by series name (abook.queries) must find the uploads
         return self.client.search(
-            text, srch_in=("title", "author"), languages=self.languages, sort="seedersDesc", max_results=50
+            text, srch_in=("title", "author", "series"), languages=self.languages, sort="seedersDesc",
+            max_results=50,
         )
 
     def fetch(self, release: Release) -> tuple[bytes | None, str | None]:

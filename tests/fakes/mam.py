@@ -4,7 +4,10 @@ It holds a catalog of rows in MAM's exact search shape (JSON-in-string ``author_
 formatted sizes, 0/1 flags) and implements what abook relies on, strictly enough to catch bugs:
 
 - ``POST`` (JSON body) and ``GET`` (``tor[...]`` brackets) ``/tor/js/loadSearchJSONbasic.php``:
-  text / category / main_cat / language / date-window filters, ``sortType``, paging with
+  text (a full-text match like the site's: every word of the query must be a whole word of the
+  ``srchIn`` fields, words split at anything but letters and digits - so "Xyz's" is "xyz" + "s"
+  and never "xyzs", "&" and ":" are no words -, case and accents folded) / category / main_cat /
+  language / date-window filters, ``sortType``, paging with
   ``startNumber`` + ``perpage`` (capped by ``max_per_page``), ``dlLink``, and
   ``{"error": "Nothing returned, out of N"}`` when a page is empty;
 - the ``mam_id`` cookie rotates on every answered request and only the newest value (plus
@@ -36,6 +39,7 @@ import shutil
 import tempfile
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -379,6 +383,14 @@ def _size_bytes(text: Any) -> float:
     return float(match.group(1)) * 1024 ** " KMGT".index(match.group(2) or " ")
 
 
+def _words(text: str) -> list[str]:
+    """Words as a full-text index sees them: entities decoded, case and accents folded, split at
+    every character that is not a letter or a digit."""
+    folded = unicodedata.normalize("NFKD", html.unescape(text or ""))
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold()
+    return re.findall(r"[^\W_]+", folded)
+
+
 def _json_values(field_value: Any) -> list[str]:
     if not field_value:
         return []
@@ -665,7 +677,7 @@ class FakeMAM(LoopbackServer):
         cats = {c for c in _ints(tor.get("cat")) if c != 0}
         langs = set(_ints(tor.get("browse_lang")))
         start_date, end_date = _bound(tor.get("startDate")), _bound(tor.get("endDate"))
-        tokens = [t for t in re.findall(r"[\w']+", html.unescape(text).lower()) if t]
+        tokens = _words(text)
         wanted_id = str(tor.get("id") or "")
         rows = []
         for row in self.catalog:
@@ -683,7 +695,7 @@ class FakeMAM(LoopbackServer):
             if end_date and added >= end_date:
                 continue
             if tokens:
-                hay = self._haystack(row, fields)
+                hay = set(_words(self._haystack(row, fields)))
                 if not all(t in hay for t in tokens):
                     continue
             rows.append(row)
