@@ -243,3 +243,19 @@ def m002_books_is_missing(db: Database) -> None:
     # owned (a NAS that is briefly unmounted must not trigger a mass re-download) but reports it.
     if "is_missing" not in db["books"].columns_dict:
         db["books"].add_column("is_missing", int)
+
+
+@migrations()
+def m003_gap_outcomes(db: Database) -> None:
+    # fill-series / fill-authors explain themselves: what each missing book's search tried and
+    # came to, and why a series or author has no bibliography (and from which source and under
+    # which name it has one).
+    for table, columns in (
+        ("missing_books", {"queries": str, "reason_code": str, "reason": str}),
+        ("series", {"reason": str, "source": str, "source_name": str}),
+        ("authors", {"status": str, "reason": str, "source": str}),
+    ):
+        have = db[table].columns_dict
+        for name, kind in columns.items():
+            if name not in have:
+                db[table].add_column(name, kind)

@@ -427,58 +427,94 @@ _SECTIONS += [
 
 
 # ------------------------------------------------- fill-series / fill-authors / missing
+def _queries(queries: Sequence[str]) -> str:
+    return " / ".join(f'"{q}"' for q in queries)
+
+
+def _by_reason(reasons: dict[str, int], status: str) -> str:
+    from .bibliography import REASONS
+
+    parts = [f"{REASONS.get(k.split(':', 1)[1], k)} {v}" for k, v in reasons.items() if k.startswith(status + ":")]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def gaps(result: Any) -> None:
-    from .models import MissingStatus
+    from .models import Decision, MissingStatus
 
     prefix = "dry run: " if result.dry_run else ""
     groups = [g for g in result.groups if g.missing or g.uncertain or g.known is None]
     if groups:
         table(
             f"{prefix}{result.command}: gaps",
-            ["name", "source", "owned/known", "missing", "status", "uncertain"],
-            [[g.name, g.source or "-", f"{g.owned}/{g.known}" if g.known is not None else "?",
+            ["name", "source", "owned/known", "missing", "status", "notes"],
+            [[g.name, (f"{g.source} ({g.source_name!r})" if g.source_name else g.source) or "-",
+              f"{g.owned}/{g.known}" if g.known is not None else "?",
               ", ".join(f"{m.entry.position or ''}{' ' if m.entry.position else ''}{m.title} [{m.status}]"
                         for m in g.missing if m.status != MissingStatus.IN_LIBRARY) or "-",
-              g.status, "; ".join(f"{t}: {why}" for t, why in g.uncertain)]
+              g.status, "; ".join([*([g.reason] if g.reason else []), *(f"{t}: {why}" for t, why in g.uncertain)])]
              for g in groups],
         )
     if result.decisions:
+        def why(d: Any) -> str:
+            if d.decision in (Decision.NOT_FOUND, Decision.UNWANTED) or d.code == "search_failed":
+                return f"{d.reason}; tried {_queries(d.queries)}" if d.queries else d.reason
+            return d.reason
+
         table(
             f"{prefix}{result.command}: fetch",
             ["book", "#", "decision", "torrent", "type", "seeders", "FL", "reason"],
             [[d.title, d.position or "", d.decision, d.torrent, d.filetype, d.seeders if d.torrent else "",
-              "yes" if d.freeleech else "", d.reason] for d in result.decisions],
+              "yes" if d.freeleech else "", why(d)] for d in result.decisions],
         )
-    for name, why in result.skipped_sources.items():
-        echo(f"source {name} skipped: {why}")
+    for name, reason in result.skipped_sources.items():
+        echo(f"source {name} skipped: {reason}")
     c = result.counts()
+    reasons = result.reasons()
     verb = "would queue" if result.dry_run else "queued"
-    line = (f"{prefix}{result.command}: {c['groups']} {'series' if result.kind == 'series_gap' else 'authors'} "
-            f"checked, {c['missing']} books missing, {verb} {c['queued']} (max {result.limit}), "
-            f"not found {c['not_found']}, {c['left']} left for the next run")
+    what = "series" if result.kind == "series_gap" else "authors"
+    unknown = f" ({c['unknown']} without a bibliography)" if c["unknown"] else ""
+    line = (f"{prefix}{result.command}: {c['groups']} {what} checked{unknown}, {c['missing']} books missing; "
+            f"{verb} {c['queued']} (max {result.limit}), already on the way {c['already']}, "
+            f"in library {c['in_library']}, not found {c['not_found']}{_by_reason(reasons, 'not_found')}, "
+            f"unwanted {c['unwanted']}{_by_reason(reasons, 'unwanted')}, "
+            f"{c['left']} left for the next run ({c['searches']} tracker searches)")
     if result.deferred:
         line += f", {result.deferred} not found earlier (searched again after GAP_RETRY_DAYS)"
     echo(line)
+    for g in result.groups:
+        if g.known is None and g.failed:
+            echo(f"{what} {g.name!r} could not be checked: {g.reason}")
     if result.held:
         echo(f"held: {result.held}")
 
 
-def missing(result: Any, as_json: bool) -> None:
+def missing(result: Any, as_json: bool, verbose: bool = False) -> None:
+    """What each series / author lacks; ``verbose`` adds why each book stands where it does and
+    the tracker queries its last search made."""
     if as_json:
         print_json(result.as_dict())
         return
     for label, groups in (("series", result.series), ("author", result.authors)):
         for g in groups:
             have = f" ({g.owned}/{g.known} owned)" if g.known is not None and g.owned is not None else ""
-            table(
-                f"{label} {g.name}{have}",
-                ["#", "title", "author", "status", "last search"],
-                [[b["position"] or "", b["title"], b["author"] or "", b["status"].replace("_", " "),
-                  b["last_search"] or ""] for b in g.books],
-            )
+            seen_as = f", {g.source_name!r} on {g.source}" if verbose and g.source_name else ""
+            columns = ["#", "title", "author", "status", "last search"]
+            if verbose:
+                columns += ["why", "queries tried"]
+            rows = []
+            for b in g.books:
+                row = [b["position"] or "", b["title"], b["author"] or "", b["status"].replace("_", " "),
+                       b["last_search"] or ""]
+                if verbose:
+                    row += [b.get("reason") or "", _queries(b.get("queries") or [])]
+                rows.append(row)
+            table(f"{label} {g.name}{have}{seen_as}", columns, rows)
+    for u in result.unknown:
+        kind = "series" if u["kind"] == "series_gap" else "author"
+        echo(f"{kind} {u['name']}: no bibliography ({u['reason']})")
     counts = result.counts()
     total = sum(counts.values())
-    if not total:
+    if not total and not result.unknown:
         echo("missing: nothing recorded (run `abook fill-series` / `abook fill-authors` first)")
         return
     echo("missing: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if v))
@@ -486,12 +522,15 @@ def missing(result: Any, as_json: bool) -> None:
 
 def lookup(result: Any, as_json: bool) -> None:
     if as_json:
-        data: dict[str, Any] = {"schema": 1, "query": result.query, "results": [h.as_dict() for h in result.hits]}
+        data: dict[str, Any] = {"schema": 1, "query": result.query, "queries": result.queries,
+                                "results": [h.as_dict() for h in result.hits]}
         if result.queued is not None:
             data["queued"] = {"decision": result.queued.decision, "reason": result.queued.reason,
                               "download_id": result.queued.download_id}
         print_json(data)
         return
+    if result.queries:
+        echo(f"search: tried {_queries(result.queries)}")
     table(
         f"search: {result.query}",
         ["id", "title", "author", "size", "seeders", "fl", "verdict", "reason"],

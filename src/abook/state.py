@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 # The number of steps in migrations.py (a test keeps them equal).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 @dataclass
 class Lock:
@@ -774,28 +774,52 @@ class State:
 
     def set_series_gaps(
         self, series_id: str, name: str, *, known_total: int | None, missing: int | None, status: str,
-        library_id: str | None = None, when: str | None = None,
+        library_id: str | None = None, when: str | None = None, source: str | None = None,
+        source_name: str | None = None, reason: str | None = None,
     ) -> None:
-        """Completion figures of a series (``owned`` stays scan's count of books)."""
+        """Completion figures of a series (``owned`` stays scan's count of books), the source
+        that listed it and the name it has there, or why it is unknown."""
         with self.tx():
             self.conn.execute(
-                "INSERT INTO series (id, library_id, name, known_total, missing, status, last_check) "
-                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET known_total=excluded.known_total, "
-                "missing=excluded.missing, status=excluded.status, last_check=excluded.last_check",
-                (series_id, library_id, name, known_total, missing, status, when or iso()),
+                "INSERT INTO series (id, library_id, name, known_total, missing, status, last_check, source, "
+                "source_name, reason) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "known_total=excluded.known_total, missing=excluded.missing, status=excluded.status, "
+                "last_check=excluded.last_check, source=excluded.source, source_name=excluded.source_name, "
+                "reason=excluded.reason",
+                (series_id, library_id, name, known_total, missing, status, when or iso(), source, source_name,
+                 reason),
             )
 
     def set_author_gaps(
         self, author_id: str, name: str, *, owned: int, known_total: int | None, missing: int | None,
-        library_id: str | None = None, when: str | None = None,
+        library_id: str | None = None, when: str | None = None, status: str | None = None,
+        source: str | None = None, reason: str | None = None,
     ) -> None:
-        """Completion figures of an author (``num_books`` stays scan's count)."""
+        """Completion figures of an author (``num_books`` stays scan's count), the source that
+        listed the catalogue, or why it is unknown."""
         with self.tx():
             self.conn.execute(
-                "INSERT INTO authors (id, library_id, name, owned, known_total, missing, last_check) "
-                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET owned=excluded.owned, "
-                "known_total=excluded.known_total, missing=excluded.missing, last_check=excluded.last_check",
-                (author_id, library_id, name, owned, known_total, missing, when or iso()),
+                "INSERT INTO authors (id, library_id, name, owned, known_total, missing, last_check, status, source, "
+                "reason) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET owned=excluded.owned, "
+                "known_total=excluded.known_total, missing=excluded.missing, last_check=excluded.last_check, "
+                "status=excluded.status, source=excluded.source, reason=excluded.reason",
+                (author_id, library_id, name, owned, known_total, missing, when or iso(), status, source, reason),
+            )
+
+    def mark_group_unknown(
+        self, kind: str, group_id: str, name: str, *, reason: str, owned: int = 0,
+        library_id: str | None = None, when: str | None = None,
+    ) -> None:
+        """A series (``series_gap``) or author (``author_gap``) whose bibliography could not be
+        had this run: status ``unknown`` and why; figures an earlier run found are kept."""
+        table = "series" if kind == "series_gap" else "authors"
+        extra = "" if table == "series" else ", owned"
+        with self.tx():
+            self.conn.execute(
+                f"INSERT INTO {table} (id, library_id, name, status, reason, last_check{extra}) "
+                f"VALUES (?,?,?,?,?,?{', ?' if extra else ''}) ON CONFLICT(id) DO UPDATE SET "
+                "status=excluded.status, reason=excluded.reason, last_check=excluded.last_check",
+                (group_id, library_id, name, "unknown", reason, when or iso(), *((owned,) if extra else ())),
             )
 
     def series_completion(self) -> list[dict[str, Any]]:
@@ -812,6 +836,32 @@ class State:
             "WHERE removed_at IS NULL AND missing > 0 ORDER BY missing DESC, name LIMIT ?",
             (limit,),
         )
+
+    def unknown_groups(self) -> list[dict[str, Any]]:
+        """Series and authors whose bibliography is unknown, with why (``kind`` series_gap /
+        author_gap)."""
+        return self.q(
+            "SELECT 'series_gap' AS kind, id, name, reason, last_check FROM series "
+            "WHERE removed_at IS NULL AND status='unknown' AND reason IS NOT NULL "
+            "UNION ALL SELECT 'author_gap', id, name, reason, last_check FROM authors "
+            "WHERE removed_at IS NULL AND status='unknown' AND reason IS NOT NULL ORDER BY 1, 3"
+        )
+
+    def group_figures(self, kind: str, group_id: str) -> dict[str, Any] | None:
+        """The stored series / authors row of one group (status, reason, source...)."""
+        table = "series" if kind == "series_gap" else "authors"
+        rows = self.q(f"SELECT * FROM {table} WHERE id=?", (group_id,))
+        return rows[0] if rows else None
+
+    def missing_reason_counts(self) -> dict[str, dict[str, int]]:
+        """``{kind: {reason_code: count}}`` over missing_books rows that are not_found or unwanted."""
+        out: dict[str, dict[str, int]] = {}
+        for row in self.q(
+            "SELECT kind, reason_code, COUNT(*) AS n FROM missing_books "
+            "WHERE status IN ('not_found', 'unwanted') AND reason_code IS NOT NULL GROUP BY kind, reason_code"
+        ):
+            out.setdefault(row["kind"], {})[row["reason_code"]] = row["n"]
+        return out
 
     def missing_status_counts(self) -> dict[str, dict[str, int]]:
         """``{kind: {status: count}}`` over missing_books (statuses as stored)."""
