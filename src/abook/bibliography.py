@@ -411,12 +411,25 @@ def judge_all(
     mine: Callable[[Release], Mapping[str, Any] | None] = lambda r: None,
 ) -> list[tuple[Release, Verdict]]:
     """Each release with :func:`abook.acquisition.judge`'s verdict, ``book`` being the wanted
-    work (owned and queued books and abook's own records as given; none by default). Pure."""
+    work (owned and queued books and abook's own records as given; none by default). Pure.
+
+    One refinement for a wanted book: a part of a split upload ("... (Part 2 of 2)") is never
+    the whole book, even where the titles compare as the same work (a subtitle makes the main
+    titles agree), so a verdict that would take it says "unwanted" instead."""
     from .matching import LibraryIndex
+    from .models import Judgement
 
     owned = owned if owned is not None else LibraryIndex()
     queued = queued if queued is not None else LibraryIndex()
-    return [(r, judge(r, policy, owned=owned, queued=queued, mine=mine(r), target=book)) for r in releases]
+    whole_wanted = split_upload(book.title) is None
+    out = []
+    for release in releases:
+        verdict = judge(release, policy, owned=owned, queued=queued, mine=mine(release), target=book)
+        if verdict.grabbable and whole_wanted and split_upload(release.title) is not None:
+            verdict = Verdict(Judgement.UNWANTED, "one part of a split upload (the whole book is wanted)",
+                              match=verdict.match)
+        out.append((release, verdict))
+    return out
 
 
 #: what a search for a missing book came to, by reason code: counted at the end of every run
@@ -440,7 +453,8 @@ REASONS: dict[str, str] = {
 
 # the words of acquisition.screen's refusals, as reason codes (a unit test runs screen's real
 # refusals through this table, so a changed wording is caught)
-_REFUSALS = (("snatched", "snatched"), ("failed before", "failed_before"), ("abridged", "abridged"),
+_REFUSALS = (("split upload", "split"), ("snatched", "snatched"), ("failed before", "failed_before"),
+             ("abridged", "abridged"),
              ("language", "language"), ("not an audiobook", "ebook"), ("dramati", "dramatized"),
              ("omnibus", "omnibus"), ("box set", "omnibus"))
 

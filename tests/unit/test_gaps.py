@@ -776,3 +776,17 @@ def test_gaps_report_counts_the_outcomes_by_reason(state):
 
 def fill_with(state, source, **kw):
     return gaps.run(state, [source], None, kind=SERIES_GAP, now=NOW, limit=0, retry_days=14, **kw)
+
+
+def test_a_part_of_a_split_upload_is_never_taken_for_the_whole_book():
+    from abook.bibliography import choose_release, settle
+
+    # with a subtitle the main titles agree and the titles compare as one work: still a part
+    book = BookRef("The Salt Tide: A Kestrel Mystery", JANE, (SeriesRef(SAGA, "4"),))
+    parts = [rel("1", "The Salt Tide: A Kestrel Mystery (Part 1 of 2)"),
+             rel("2", "The Salt Tide: A Kestrel Mystery (Part 2 of 2)")]
+    best, refused = choose_release(book, parts, Policy())
+    assert best is None and all("split upload" in why for _, why in refused)
+    assert settle(book, judged_for(book, *parts)).code == "split"
+    whole = rel("3", "The Salt Tide: A Kestrel Mystery", files=("mp3",), seeders=1)
+    assert choose_release(book, [*parts, whole], Policy())[0].torrent_id == "3"
