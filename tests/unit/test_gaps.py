@@ -790,3 +790,14 @@ def test_a_part_of_a_split_upload_is_never_taken_for_the_whole_book():
     assert settle(book, judged_for(book, *parts)).code == "split"
     whole = rel("3", "The Salt Tide: A Kestrel Mystery", files=("mp3",), seeders=1)
     assert choose_release(book, [*parts, whole], Policy())[0].torrent_id == "3"
+
+
+def test_a_failing_source_leaves_an_author_unknown_with_the_reason(state):
+    add_books(state, [("First Flame", "1"), ("Second Flame", "2")])
+    broken = FakeSource("audible", fail=ServiceError("Audible answered 503 Service Unavailable", status=503))
+    result = gaps.run(state, [broken], None, kind=AUTHOR_GAP, now=NOW, limit=0, retry_days=14)
+    [jane] = result.groups
+    assert jane.known is None and jane.failed and "503" in jane.reason and result.error().exit_code == 1
+    row = state.q("SELECT status, reason, owned FROM authors WHERE id='au_jane'")[0]
+    assert row["status"] == "unknown" and "503" in row["reason"]
+    assert [u["name"] for u in missing.gaps_report(state)["unknown"]] == ["Jane Author"]
