@@ -25,11 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from tests.fakes.mam import FakeMAM, make_catalog  # noqa: E402
+from tests.fakes.prowlarr import FakeProwlarr, MamIndexer  # noqa: E402
+
 from abook.clients.mam import MAM  # noqa: E402
 from abook.clients.prowlarr import Prowlarr  # noqa: E402
 from abook.search import MamSearch, ProwlarrSearch  # noqa: E402
-from tests.fakes.mam import FakeMAM, make_catalog  # noqa: E402
-from tests.fakes.prowlarr import FakeProwlarr, MamIndexer  # noqa: E402
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Prowlarr client: normalisation, repeated-key params, header-only key, fetch of torrents/magnets."""
+"""Prowlarr client: normalisation, repeated-key params, header-only key, fetch of torrents/magnets;
+its indexers and categories, and the names MyAnonamouse's releases get behind Prowlarr."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ import httpx
 import pytest
 
 from abook.clients.prowlarr import Prowlarr, parse_release
-from abook.errors import AuthError, BadResponse, ServiceError
+from abook.clients.prowlarrdata import (
+    Category,
+    Indexer,
+    category_genre,
+    genre_plan,
+    language_name,
+    mam_torrent_id,
+    parse_indexer,
+    split_title,
+)
+from abook.errors import AuthError, BadResponse, ConfigError, ServiceError
 from abook.models import Release
 from tests.fakes.prowlarr import FakeProwlarr, FakeRelease
 
@@ -214,17 +225,6 @@ def test_fetch_without_any_link_is_a_bad_response():
 
 
 # ================================================= MyAnonamouse behind Prowlarr: names and ids
-from abook.clients.prowlarrdata import (  # noqa: E402
-    Category,
-    Indexer,
-    category_genre,
-    genre_plan,
-    language_name,
-    mam_torrent_id,
-    parse_indexer,
-    split_title,
-)
-from abook.errors import ConfigError  # noqa: E402
 
 
 @pytest.mark.parametrize(
