@@ -170,6 +170,9 @@ class ProwlarrSearch:
                 # One indexer down among several: rank what the others have, and say so.
                 failed.append(exc)
                 notes.append(f"{indexer.name} could not be searched ({exc})")
+                if len(plan) > 1:
+                    log.warning("%s: %s could not be searched (%s); ranking the other indexers", genre,
+                                indexer.name, exc)
                 continue
             if note:
                 notes.append(note)

@@ -116,7 +116,7 @@ def test_an_indexer_that_ignores_the_offset_is_said():
     assert len(fake.searches()) == 2
 
 
-def test_one_indexer_down_among_two_is_said_all_down_is_an_error(world):
+def test_one_indexer_down_among_two_is_said_all_down_is_an_error(world, caplog):
     mam, fake = world
     other = GenericIndexer(8, "AudioTracker", categories=[(3030, "Audio/Audiobook"), (100501, "Audio Books / Sci-Fi")])
     fake.add_indexer(other)
@@ -129,6 +129,8 @@ def test_one_indexer_down_among_two_is_said_all_down_is_an_error(world):
         ranking = search.ranked("Science Fiction", 10, NOW)
         assert [r.torrent_id for r in ranking][:1] == ["303"]
         assert any("AudioTracker could not be searched" in n and "unavailable" in n for n in ranking.notes)
+        # said at once too: the others may fill the ranking, and then no "ran out" line would tell
+        assert any("AudioTracker could not be searched" in r.getMessage() for r in caplog.records)
         fake.indexers[0].state = "disabled"
         with pytest.raises(ServiceError, match="all selected indexers being unavailable") as err:
             search.ranked("Science Fiction", 10, NOW)
