@@ -570,18 +570,27 @@ def _find_item(items: Iterable[AbsItem], d: Mapping[str, Any], folder: Path | No
     elif d.get("content_path"):
         from pathlib import PurePosixPath
 
-        name = PurePosixPath(str(d["content_path"])).name
+        path = PurePosixPath(str(d["content_path"]))
+        names = {path.name}
+        # qBittorrent's content_path of a torrent with one file is that file, also when the file
+        # sits in the torrent's folder (the usual "Title/Title.m4b"): ABS's item is the folder
+        if path.suffix.lower() in AUDIO_EXT:
+            names.add(path.parent.name)
+        names.discard("")
         for item in items:
             rel = item.rel_path.strip("/")
-            if name and (rel == name or rel.endswith("/" + name)):
+            if any(rel == name or rel.endswith("/" + name) for name in names):
                 return item
     from ..matching import compare
     from ..models import BookRef
 
     book = tracker_book(d)
-    offered = BookRef(title=book.title, authors=book.authors, series=book.series)
+    # the tidy book, and the tracker's own title (what a folder named after the torrent says)
+    offers = [BookRef(title=book.title, authors=book.authors, series=book.series)]
+    if book.raw_title != book.title:
+        offers.append(BookRef(title=book.raw_title, authors=book.authors))
     for item in items:
         have = BookRef(title=item.title or "", authors=tuple(a.name for a in item.people()))
-        if compare(have, offered).verdict == "same":
+        if any(compare(have, offered).verdict == "same" for offered in offers):
             return item
     return None
