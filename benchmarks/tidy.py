@@ -24,10 +24,15 @@ from abook.models import SeriesRef
 from abook.tidy import _tidy, tidy
 from abook.workflows.metadata import titles_to_tidy
 
-ADJ = "ancient bitter black broken burning crimson dark distant empty fallen final forgotten golden hidden".split()
-NOUN = "abbey blade crown dagger dawn dragon ember empire gate harbor kingdom lantern oath queen raven tide".split()
-FIRST = "Mara Idris Clare Tom Ruth Samuel Ada Jonah Priya Leo Nina".split()
-LAST = "Ellison Vane Hughes Avery Okafor Orr Pemberton Castell Rhee Moss".split()
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+ADJ = _words("ancient bitter black broken burning crimson dark distant empty fallen final forgotten golden hidden")
+NOUN = _words("abbey blade crown dagger dawn dragon ember empire gate harbor kingdom lantern oath queen raven tide")
+FIRST = _words("Mara Idris Clare Tom Ruth Samuel Ada Jonah Priya Leo Nina")
+LAST = _words("Ellison Vane Hughes Avery Okafor Orr Pemberton Castell Rhee Moss")
 
 
 def make_rows(n: int, rng: random.Random) -> tuple[list[dict], int]:

@@ -97,7 +97,7 @@ _TAG_RE = re.compile(rf"^(?:{_TAG_WORD})(?:[\s/,;|+-]+(?:{_TAG_WORD}))*$", re.I)
 # a tag group must say more than "full" or "english" alone: one of these is in it
 _TAG_CORE_RE = re.compile(
     r"un-?abridged|audio|audible|retail|mp3|m4b|m4a|aac|flac|ogg|opus|kbps|\d\s*k\b|vbr|cbr|vip|freeleech|"
-    r"^(?:eng|fre|fra|ger|deu|spa|ita|dut|nld|por|swe|nor|dan|fin|pol|rus|jpn|chi)\b",
+    r"^(?:eng|english|fre|fra|ger|deu|spa|ita|dut|nld|por|swe|nor|dan|fin|pol|rus|jpn|chi)\b",
     re.I,
 )
 
@@ -476,6 +476,18 @@ def is_series_label(text: str, series: Iterable[SeriesRef] = ()) -> bool:
 
 
 _ARTICLES = frozenset({"the", "a", "an"})
+# Prowlarr's MAM releases: "<title> by <author>[, <author>...] [<LANG> / <filetype>][ [VIP]]"
+_BYLINE_RE = re.compile(
+    r"^(?P<title>.+)\s+by\s+(?P<who>[^\[\]]+?)\s*\[\s*[A-Za-z]{2,4}\s*/\s*[^\[\]]+\](?:\s*\[\s*VIP\s*\])?\s*$")
+
+
+def byline(title: str) -> tuple[str, ...]:
+    """The authors a release title names the way Prowlarr writes MAM's ("The Hero of Ages by
+    Brandon Sanderson [ENG / m4b]"); () for any other title."""
+    m = _BYLINE_RE.match(" ".join(_unescape(title or "").split()))
+    if not m:
+        return ()
+    return tuple(a.strip() for a in m.group("who").split(",") if a.strip())
 
 
 def title_key(text: str) -> str:

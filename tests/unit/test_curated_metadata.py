@@ -184,3 +184,16 @@ def test_tidy_scope_follows_new_all_item_and_max():
     assert pick(item="a") == ["a"]
     assert pick(item="c") == []
     assert pick(limit=1) == ["a"]
+
+
+def test_a_prowlarr_release_names_its_author_only_in_the_title():
+    d = {"source": "prowlarr", "title": "The Hero of Ages by Brandon Sanderson [ENG / m4b] [VIP]", "author": "",
+         "narrator": "", "series": None, "series_position": None, "genre": None,
+         "payload": json.dumps({"authors": [], "narrators": [], "series": []})}
+    book = tracker_book(d)
+    assert (book.title, book.authors) == ("The Hero of Ages", ("Brandon Sanderson",))
+    assert book_folder(d) == Path("Brandon Sanderson/The Hero of Ages")
+    assert metadata_json(d) == {"title": "The Hero of Ages", "authors": ["Brandon Sanderson"]}
+    # a MAM row names its authors: a " by " in its title is part of the title
+    mam = download("Stand by Me", author="Stephen King", narrator="")
+    assert tracker_book(mam).title == "Stand by Me"

@@ -263,3 +263,13 @@ def test_title_key_ignores_punctuation_case_and_articles():
     assert title_key("Mistborn: The Hero of Ages") == title_key("mistborn the hero of ages")
     assert title_key("Caliban&#039;s War") == title_key("Caliban's War")
     assert title_key("Mistborn: The Hero of Ages") != title_key("The Hero of Ages")
+
+
+def test_byline_reads_prowlarrs_mam_titles_only():
+    from abook.tidy import byline
+
+    assert byline("The Hero of Ages by Brandon Sanderson [ENG / m4b]") == ("Brandon Sanderson",)
+    assert byline("Stand by Me by Stephen King [ENG / mp3] [VIP]") == ("Stephen King",)
+    assert byline("Good Omens by Terry Pratchett, Neil Gaiman [ENG / m4b]") == ("Terry Pratchett", "Neil Gaiman")
+    assert byline("Stand by Me") == ()
+    assert byline("Death by Chocolate [Unabridged]") == ()

@@ -168,7 +168,7 @@ def _sequence(position: Any) -> str | None:
 
 def tracker_book(download: Mapping[str, Any]) -> TrackerBook:
     """The download row (its JSON ``payload`` first, the columns after) as a :class:`TrackerBook`."""
-    from ..tidy import tidy
+    from ..tidy import byline, tidy
 
     payload = json.loads(download.get("payload") or "{}")
     series: list[SeriesRef] = []
@@ -178,8 +178,9 @@ def tracker_book(download: Mapping[str, Any]) -> TrackerBook:
             series.append(SeriesRef(str(name).strip(), _sequence(pos)))
     if not series and download.get("series"):
         series.append(SeriesRef(str(download["series"]).strip(), _sequence(download.get("series_position"))))
-    authors = _names(payload.get("authors"), download.get("author"))
     raw = str(download.get("title") or payload.get("title") or "")
+    # Prowlarr's MAM releases carry the author only in the title ("... by Author [ENG / m4b]")
+    authors = _names(payload.get("authors"), download.get("author")) or byline(raw)
     cleaned = tidy(raw, series=series, authors=authors)
     return TrackerBook(
         title=cleaned.title or raw,
@@ -232,11 +233,9 @@ def retitle(current: str | None, book: TrackerBook) -> str | None:
     it; a title that says something else is left alone."""
     from ..tidy import tidy, title_key
 
-    if not current or not current.strip():
-        return book.title
-    if current == book.title:
+    if not book.title or current == book.title:
         return None
-    if title_key(current) == title_key(book.raw_title):
+    if not current or not current.strip() or title_key(current) == title_key(book.raw_title):
         return book.title
     mine = tidy(current, series=book.series, authors=book.authors).title
     return book.title if title_key(mine) == title_key(book.title) else None
