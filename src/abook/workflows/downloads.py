@@ -10,11 +10,13 @@ One pass (run every 5 minutes by cron):
    ``MAX_ACTIVE_DOWNLOADS`` unfinished torrents (each passes the ratio guard again);
 3. **import** completed ones: with ``ABS_LIBRARY_PATH`` hardlink (copy across file systems) the
    files to ``Author/Series/Vol N - Title {Narrator}/`` with a ``metadata.json`` that ABS reads
-   first; without it qBittorrent already saved into an ABS folder. Then ask ABS to scan and find
-   the new item (by path, else by matching), bounded in time; a book ABS has not shown yet is
-   looked for again on the next run;
-4. **apply** what the tracker said (narrators, series + sequence, language, authors) to the ABS
-   item's empty fields only, recording each field's source.
+   first; without it qBittorrent already saved into an ABS folder. Both carry the tracker's title
+   tidied (:func:`tracker_book`: no series label, no edition tag; the series and sequence it
+   names). Then ask ABS to scan and find the new item (by path, else by matching), bounded in
+   time; a book ABS has not shown yet is looked for again on the next run;
+4. **apply** what the tracker said (narrators, series + sequence, language, authors, description)
+   to the ABS item's empty fields only, recording each field's source; a title ABS read from the
+   torrent's folder or tags is replaced only when it is an untidy form of the same title.
 
 abook never deletes a torrent or its files, and never pauses or stops one here.
 """
