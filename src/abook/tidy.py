@@ -106,6 +106,9 @@ _SEP_RE = re.compile(r"(\s*:\s+|\s+[-–—]\s+)")
 _TRAILING_GROUP_RE = re.compile(r"\s*(\((?P<p>[^()]*)\)|\[(?P<b>[^\[\]]*)\]|\{(?P<c>[^{}]*)\})\s*$")
 _ANY_BRACKET_RE = re.compile(r"\s*\[(?P<b>[^\[\]]*)\]\s*")
 _ANY_PAREN_RE = re.compile(r"\s*\((?P<p>[^()]*)\)\s*")
+_EDITION_GROUP_RE = re.compile(
+    r"\s*\((?:[^()]*\b)?(?:dramati[sz]ed|dramati[sz]ation|adaptation|abridged|full[\s-]*cast|graphic\s*audio)"
+    r"\b[^()]*\)$", re.I)
 _COMMA_TAIL_RE = re.compile(r"^(?P<head>.+?[^\s,]),\s+(?P<tail>[^,]+)$")
 _HASH_TAIL_RE = re.compile(rf"^(?P<head>.+?[^\s#,])\s*,?\s+(?P<tail>#\s*{_RANGE})$")
 _BY_RE = re.compile(r"^(?P<head>.+?)\s+by\s+(?P<who>[^()\[\]]+?)$", re.I)
@@ -447,7 +450,9 @@ def _tidy_subtitle(subtitle: str, work: _Work, title: str) -> str:
     if whole and (_is_tag(whole) or _is_marketing(whole)):
         work.removed.append(whole)
         return ""
-    label = _label(whole, work.series) if whole else None
+    # "The Stormlight Archive, Book 1 (Dramatized Adaptation)": a label of another recording
+    core = _EDITION_GROUP_RE.sub("", whole).strip() if whole.endswith(")") else whole
+    label = _label(core, work.series) if core else None
     if label is not None and not _is_range(label):
         # A subtitle that only names a series and a position is not a subtitle: it is dropped,
         # and its series fills the book's when the book has none.

@@ -189,6 +189,12 @@ SUBTITLES = [
     ("Playing with Fire", "An Inspector Banks Novel", (), "", []),
     ("Gone Girl", "A Novel of Suspense", (), "", []),
     ("Dune", "Unabridged", (), "", []),
+    ("The Way of Kings", "The Stormlight Archive, Book 1 (Dramatized Adaptation)", (), "",
+     [("The Stormlight Archive", "1")]),
+    ("Cradle", "Cradle, Book 1", (), "", [("Cradle", "1")]),
+    ("The Eye of the World", "Book 1 of the Wheel of Time Series", (), "", [("The Wheel of Time", "1")]),
+    ("Mistborn: Secret History", "Mistborn, Book 3.5", (), "", [("Mistborn", "3.5")]),
+    ("Leviathan Wakes", "An Expanse Novel", (), "", []),
     ("Mystery Book", "Book 2", (), "", []),  # a label of no series: still not a subtitle
     # a series label already known: the source's own series stands, the subtitle goes
     ("Golden Son", "Red Rising Saga, Book 3", (S("Red Rising", "2"),), "", [("Red Rising", "2")]),
@@ -201,6 +207,8 @@ SUBTITLES = [
     ("Atomic Habits", "An Easy & Proven Way to Build Good Habits & Break Bad Ones", (),
      "An Easy & Proven Way to Build Good Habits & Break Bad Ones", []),
     ("11/22/63", "Part One", (), "Part One", []),
+    ("The Expanse", "Books 1-3", (), "Books 1-3", []),  # an omnibus says so
+    ("The Way of Kings", "Dramatized Adaptation", (), "Dramatized Adaptation", []),
     ("The Name of the Wind", "The Kingkiller Chronicle, Day One", (), "The Kingkiller Chronicle, Day One", []),
     # a subtitle the title already carries is not written twice
     ("Educated: A Memoir", "A Memoir", (), "", []),
