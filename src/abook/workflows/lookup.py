@@ -73,7 +73,7 @@ def run_plan(
     says they settle it. A failed query ends the walk with ``error`` set (an AuthError is
     raised: the session is dead for every book); ``budget`` ends it with ``cut_short``."""
     run = PlanRun()
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for query in queries:
         if budget is not None and not budget.take():
             run.cut_short = True
@@ -86,8 +86,8 @@ def run_plan(
             run.error, run.failed_query = exc, query
             return run
         run.tried.append(query)
-        fresh = [r for r in found if r.torrent_id not in seen]
-        seen.update(r.torrent_id for r in fresh)
+        fresh = [r for r in found if r.identity not in seen]
+        seen.update(r.identity for r in fresh)
         run.releases.extend(fresh)
         if fresh and accept(fresh):
             run.accepted = True
