@@ -43,8 +43,9 @@ class SearchSource(Protocol):
         """Audiobooks matching a title (and author), best first."""
         ...
 
-    def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
-        """The .torrent bytes, or a magnet link, of one release."""
+    def fetch(self, release: Release, *, wedge: bool = False) -> tuple[bytes | None, str | None]:
+        """The .torrent bytes, or a magnet link, of one release (``wedge``: ask the tracker to spend
+        a freeleech wedge with this download; only MAM knows wedges)."""
         ...
 
 
@@ -82,8 +83,8 @@ class MamSearch:
             text, srch_in=("title", "author"), languages=self.languages, sort="seedersDesc", max_results=50
         )
 
-    def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
-        return self.client.download(release), None
+    def fetch(self, release: Release, *, wedge: bool = False) -> tuple[bytes | None, str | None]:
+        return self.client.download(release, wedge=wedge), None
 
     def close(self) -> None:
         self.client.close()
@@ -112,15 +113,18 @@ class ProwlarrSearch:
         results = self.client.search(f"{title} {author}".strip(), categories=(3030,), type="search")
         return sorted(results, key=lambda r: r.seeders, reverse=True)
 
-    def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
+    def fetch(self, release: Release, *, wedge: bool = False) -> tuple[bytes | None, str | None]:
+        if wedge:
+            raise ValueError("freeleech wedges are asked for on MAM's own downloads only")
         return self.client.fetch(release)
 
     def close(self) -> None:
         self.client.close()
 
 
-def refetch(search: SearchSource, row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
-    """The .torrent (or magnet) of a recorded download, fetched again and checked by hash.
+def refetch(search: SearchSource, row: Mapping[str, Any], *, wedge: bool = False) -> tuple[bytes | None, str | None]:
+    """The .torrent (or magnet) of a recorded download, fetched again and checked by hash
+    (``wedge``: with a freeleech wedge asked for, see :meth:`MamSearch.fetch`).
 
     The state file keeps no .torrent: a private tracker's .torrent carries the user's passkey,
     and the only secret the state file may hold is the tracker's session cookie.
@@ -133,7 +137,7 @@ def refetch(search: SearchSource, row: Mapping[str, Any]) -> tuple[bytes | None,
     payload = json.loads(row.get("payload") or "{}")
     release = Release(source=row["source"], torrent_id=str(row["torrent_id"]), title=row.get("title") or "",
                       download_url=payload.get("download_url") or "")
-    data, magnet = search.fetch(release)
+    data, magnet = search.fetch(release, wedge=wedge) if wedge else search.fetch(release)
     got = (parse_torrent(data).info_hash if data else magnet_info_hash(magnet or "")).lower()
     want = (row.get("info_hash") or "").lower()
     if want and got != want:

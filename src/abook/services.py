@@ -193,9 +193,10 @@ class Services:
         on the account abook watches); none in a dry run, which grabs nothing."""
         if dry_run or search.name != "mam":
             return None
-        from .guard import TrackerGuard
+        from .guard import Rules, TrackerGuard
 
-        return TrackerGuard(self.state, self.mam(), self.settings.ratio_floor, self.settings.unsat_margin)  # type: ignore[arg-type]
+        self.settings.require("RATIO_FLOOR", "UNSAT_MARGIN", "BUFFER_MIN_GB", "WEDGE_MIN_GB", "WEDGE_RESERVE")
+        return TrackerGuard(self.state, self.mam(), rules=Rules.from_settings(self.settings))  # type: ignore[arg-type]
 
     def download_guard(self, *, dry_run: bool) -> Guard | None:
         """The guard ``downloads`` applies before submitting a pending MAM grab (none without MAM)."""
@@ -214,12 +215,13 @@ class Services:
         return Acquisition(search, self.qbt() if qbt else None, Policy.from_settings(self.settings),
                            self.guard(search, dry_run=dry_run))
 
-    def fetcher(self) -> Callable[[Mapping[str, Any]], tuple[bytes | None, str | None]]:
-        """fetch(download row) -> (.torrent, magnet), building the row's search source on first use."""
+    def fetcher(self) -> Callable[..., tuple[bytes | None, str | None]]:
+        """fetch(download row, wedge=False) -> (.torrent, magnet), building the row's search source
+        on first use."""
         from .search import refetch
 
-        def fetch(row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
-            return refetch(self.search(row.get("source") or "mam"), row)
+        def fetch(row: Mapping[str, Any], *, wedge: bool = False) -> tuple[bytes | None, str | None]:
+            return refetch(self.search(row.get("source") or "mam"), row, wedge=wedge)
 
         return fetch
 
