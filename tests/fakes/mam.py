@@ -22,7 +22,7 @@ formatted sizes, 0/1 flags) and implements what abook relies on, strictly enough
   the torrent turns personal freeleech -- also on a torrent that was free or VIP already (the
   waste sevenlayercookie/MouseSearch #47 saw); without wedges, or with ``wedge_mode="disabled"``,
   the torrent is served without freeleech and nothing says so (``wedge_refusal="error"`` answers a
-  JSON error instead, no snatch);
+  JSON error instead, no snatch; ``wedge_mode="refuse"`` always answers ``Not allowed via API``);
 - flags change between a search and the grab: :meth:`set_flags` at once, :meth:`change_after_search`
   right after the next search page that shows the torrent;
 - faults can be injected per path: 403, an HTML login page, a login redirect, 500, 429, malformed
@@ -439,7 +439,7 @@ class FakeMAM(LoopbackServer):
         self.mark_snatched = mark_snatched
         self.cookie_domain = cookie_domain
         self.snatch_lag = snatch_lag
-        self.wedge_mode = wedge_mode  # spend | disabled
+        self.wedge_mode = wedge_mode  # spend | disabled (served, nothing spent) | refuse (a JSON error)
         self.wedge_refusal = wedge_refusal  # silent | error (when no wedge is left)
         self.snatches: dict[str, dict[str, Any]] = {}  # torrent id -> snatch-list row (+ "_at")
         self.wedge_requests: list[str] = []  # torrent ids downloaded with fl=1
@@ -842,6 +842,9 @@ class FakeMAM(LoopbackServer):
                 self.user["wedges"] = int(self.user["wedges"]) - 1
                 row["personal_freeleech"] = 1
                 self.wedges_spent.append(str(row["id"]))
+            elif self.wedge_mode == "refuse":
+                self.send(h, 200, {"success": False, "error": "Not allowed via API"}, headers=self._rotate())
+                return 200
             elif not has_wedge and self.wedge_refusal == "error":
                 self.send(h, 200, {"success": False, "error": "You do not have any FL Wedges"}, headers=self._rotate())
                 return 200
