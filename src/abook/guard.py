@@ -206,7 +206,8 @@ def _row_costs(row: Mapping[str, Any], vip_account: bool) -> bool:
 
 
 def own_load(
-    account: Account, rows: Iterable[Mapping[str, Any]], *, read_at: datetime, exclude: str | None = None
+    account: Account, rows: Iterable[Mapping[str, Any]], *, read_at: datetime, exclude: str | None = None,
+    exclude_source: str = "mam",
 ) -> OwnLoad:
     """The slots and bytes abook's grabs (``rows`` of ``downloads``) add to MAM's numbers. Pure.
 
@@ -217,7 +218,7 @@ def own_load(
       numbers do not show it yet: one slot and its whole size, whatever qBittorrent has done;
     - fetched earlier: MAM counts it; what is left to download of an unfinished one.
 
-    ``exclude`` (a torrent id) leaves out the grab being judged."""
+    ``exclude`` (a torrent id of ``exclude_source``) leaves out the grab being judged."""
     from .times import parse_iso
 
     slots = own = waiting = 0
@@ -226,7 +227,7 @@ def own_load(
     booked = account.booked
     for row in rows:
         tid = str(row.get("torrent_id") or "")
-        if exclude is not None and tid == exclude and (row.get("source") or "mam") == "mam":
+        if exclude is not None and tid == exclude and (row.get("source") or "mam") == exclude_source:
             continue
         status = row.get("status")
         size = int(row.get("size") or 0)
@@ -345,16 +346,17 @@ class TrackerGuard:
 
         return parse_iso(account.read_at) or self._now()
 
-    def load(self, account: Account | None = None, *, exclude: str | None = None) -> OwnLoad:
+    def load(self, account: Account | None = None, *, exclude: str | None = None,
+             exclude_source: str = "mam") -> OwnLoad:
         account = account or self.current()
         read_at = self._read_at(account)
         rows = self.state.guard_downloads(UNFINISHED, read_at - OWN_WINDOW)
-        return own_load(account, rows, read_at=read_at, exclude=exclude)
+        return own_load(account, rows, read_at=read_at, exclude=exclude, exclude_source=exclude_source)
 
     def _mine(self, release: Release) -> dict[str, Any] | None:
-        if release.source != "mam" or not release.torrent_id:
+        if not release.torrent_id:
             return None
-        return self.state.find_download(source="mam", torrent_id=str(release.torrent_id))
+        return self.state.find_download(source=release.source, torrent_id=str(release.torrent_id))
 
     # ------------------------------------------------------------ judging
     def judge(self, release: Release, *, account: Account | None = None) -> str | None:
@@ -363,7 +365,8 @@ class TrackerGuard:
         account = account or self.current()
         mine = self._mine(release)
         fetched_before = bool(mine and mine.get("fetched_at"))
-        load = self.load(account, exclude=None if fetched_before else str(release.torrent_id))
+        load = self.load(account, exclude=None if fetched_before else str(release.torrent_id),
+                         exclude_source=release.source)
         return check_grab(account, release, pending_bytes=load.bytes, pending_slots=load.slots,
                           floor=self.rules.floor, margin=self.rules.margin, buffer_min=self.rules.buffer_min,
                           new_slot=not fetched_before, own_slots=load.own)

@@ -404,3 +404,14 @@ def test_an_error_answer_takes_the_fetch_and_the_wedge_back(state):
         fetch_torrent(state, g, refused, dl, pick, g.look(pick), command="top10", task_id=None)
     row = state.get_download(dl)
     assert row["fetched_at"] is None and row["wedge"] is None
+
+
+def test_a_pending_pick_is_not_counted_twice_when_it_is_judged_itself(state):
+    g = guard(state, Tracker(stats(unsat=94, limit=100)))  # 6 free: one more grab leaves 5, the margin
+    state.add_download({"source": "mam", "torrent_id": "70", "status": "pending", "size": GIB, "freeleech": 1})
+    assert g(Release(source="mam", torrent_id="70", title="x", size=GIB, freeleech=True)) is None
+    # A second pending pick (of any source) sees the first one waiting: 100 - 94 - 1 - 1 = 4.
+    state.add_download({"source": "prowlarr", "torrent_id": "guid-71", "status": "pending", "size": GIB,
+                        "freeleech": 1})
+    why = g(Release(source="prowlarr", torrent_id="guid-71", title="y", size=GIB, freeleech=True))
+    assert why is not None and "only 4 unsatisfied-torrent slots" in why
