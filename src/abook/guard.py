@@ -390,8 +390,12 @@ class TrackerGuard:
                                  looked=True)
             if seen.my_snatched and not fetched_before:
                 return Clearance(seen, gone="snatched before: the account already has this torrent", looked=True)
+            from .clients.mamdata import parse_flag
+
+            # fl_vip is free for a VIP account even when the client parsed the row without the class.
+            free = seen.freeleech or (account.vip and parse_flag(seen.raw.get("fl_vip")))
             now_release = replace(
-                release, freeleech=seen.freeleech, personal_freeleech=seen.personal_freeleech, vip=seen.vip,
+                release, freeleech=free, personal_freeleech=seen.personal_freeleech, vip=seen.vip,
                 size=seen.size or release.size, raw={**release.raw, **seen.raw},
             )
         changed = _changes(release, now_release, account.vip) if looked else ""

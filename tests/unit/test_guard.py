@@ -415,3 +415,10 @@ def test_a_pending_pick_is_not_counted_twice_when_it_is_judged_itself(state):
                         "freeleech": 1})
     why = g(Release(source="prowlarr", torrent_id="guid-71", title="y", size=GIB, freeleech=True))
     assert why is not None and "only 4 unsatisfied-torrent slots" in why
+
+
+def test_vip_only_freeleech_stays_free_for_a_vip_account_on_the_fresh_look(state):
+    seen = release(8, "9", raw={"fl_vip": 1})  # parsed by a client that did not know the class yet
+    g = guard(state, Tracker(stats(cls="VIP", wedges=5), {"9": seen}))
+    c = g.look(release(8, "9", freeleech=True))
+    assert c.ok and c.release.freeleech and not c.changed and not c.wedge
