@@ -215,7 +215,7 @@ def fetch_torrent(
                 raise
             # MAM said no to the wedge (and served nothing): the guard passed the pick as one that
             # costs ratio, so it is fetched without a wedge.
-            use = record_wedge(state, guard, dl_id, release, "refused",
+            use = record_wedge(state, dl_id, release, "refused",
                                f"MAM refused the wedge ({exc.detail or 'no reason given'}); fetched without one",
                                command=command, task_id=task_id)
             data, magnet = fetch(False)
@@ -238,20 +238,20 @@ def settle_wedge(
     except AuthError:
         raise
     except ServiceError as exc:
-        return record_wedge(state, guard, dl_id, release, "unconfirmed",
+        return record_wedge(state, dl_id, release, "unconfirmed",
                             f"the account could not be read to confirm the wedge ({exc}); counted as not spent",
                             command=command, task_id=task_id)
     after = stats.wedges
     if before is not None and after is not None and after < before:
-        return record_wedge(state, guard, dl_id, release, "used", f"{after} wedges left", stats=stats,
+        return record_wedge(state, dl_id, release, "used", f"{after} wedges left", stats=stats,
                             command=command, task_id=task_id)
-    return record_wedge(state, guard, dl_id, release, "not_spent",
+    return record_wedge(state, dl_id, release, "not_spent",
                         f"the account still holds {after} wedges: MAM did not spend one, the torrent costs ratio",
                         stats=stats, command=command, task_id=task_id)
 
 
 def record_wedge(
-    state: State, guard: Any, dl_id: int, release: Release, outcome: str, message: str, *,
+    state: State, dl_id: int, release: Release, outcome: str, message: str, *,
     command: str, task_id: int | None, stats: Any = None,
 ) -> WedgeUse:
     """One wedge outcome, recorded like a bonus-store purchase: the download's ``wedge``, a tracker
