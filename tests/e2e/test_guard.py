@@ -188,6 +188,23 @@ def test_freeleech_that_ends_between_the_search_and_the_grab_is_seen(world):
     assert fetched(mam) == []
 
 
+def test_a_pick_snatched_or_delisted_between_the_search_and_the_grab_is_not_fetched(world):
+    env, mam, qbt = world
+    mam.set_user(**account(1000, 100))
+    mam.add(mam_row(561, "Snatched By Hand", authors=["O One"], snatches=900, category=FANTASY),
+            mam_row(562, "Moderated Away", authors=["P Two"], snatches=800, category=FANTASY),
+            mam_row(563, "Still There", authors=["Q Three"], snatches=700, category=FANTASY))
+    mam.change_after_search(561, my_snatched=1)
+    mam.change_after_search(562, id=99562)  # no longer listed under its id
+    res = run_abook(["top10", "--genre", "Fantasy", "--count", "3"], env)
+    assert res.code == 0, res.output
+    assert fetched(mam) == ["563"] and set(downloads(env)) == {"563"}
+    decisions = {r["torrent_id"]: r for r in rows(env, "SELECT * FROM top10_runs")}
+    assert decisions["561"]["decision"] == "not_found"
+    assert decisions["561"]["reason"] == "fresh look: snatched before: the account already has this torrent"
+    assert "no longer lists" in decisions["562"]["reason"]
+
+
 def test_a_pending_pick_the_account_snatched_meanwhile_is_not_fetched(world):
     env, mam, qbt = world
     mam.set_user(**account(1000, 100))

@@ -338,7 +338,8 @@ class Grabber:
             clearance = fresh_look(self.guard, release)
             if clearance is not None:
                 if clearance.gone:
-                    return Outcome(Decision.SKIPPED, f"fresh look: {clearance.gone}", info_hash=known_hash)
+                    # Not SKIPPED: that says "this very torrent is already on its way".
+                    return Outcome(Decision.NOT_FOUND, f"fresh look: {clearance.gone}")
                 release, refusal = clearance.release, clearance.refusal
         label = Decision.HELD if refusal else Decision.PENDING if waiting else Decision.QUEUED
         # Recorded BEFORE the tracker is asked for the .torrent: fetching it counts as a snatch on
