@@ -206,8 +206,8 @@ def _row_costs(row: Mapping[str, Any], vip_account: bool) -> bool:
 
 
 def own_load(
-    account: Account, rows: Iterable[Mapping[str, Any]], *, read_at: datetime, exclude: str | None = None,
-    exclude_source: str = "mam",
+    account: Account, rows: Iterable[Mapping[str, Any]], *, read_at: datetime,
+    exclude: tuple[str, str] | None = None,
 ) -> OwnLoad:
     """The slots and bytes abook's grabs (``rows`` of ``downloads``) add to MAM's numbers. Pure.
 
@@ -218,7 +218,7 @@ def own_load(
       numbers do not show it yet: one slot and its whole size, whatever qBittorrent has done;
     - fetched earlier: MAM counts it; what is left to download of an unfinished one.
 
-    ``exclude`` (a torrent id of ``exclude_source``) leaves out the grab being judged."""
+    ``exclude`` (a torrent's identity: tracker, torrent id) leaves out the grab being judged."""
     from .times import parse_iso
 
     slots = own = waiting = 0
@@ -227,7 +227,8 @@ def own_load(
     booked = account.booked
     for row in rows:
         tid = str(row.get("torrent_id") or "")
-        if exclude is not None and tid == exclude and (row.get("source") or "mam") == exclude_source:
+        tracker = row.get("tracker") or row.get("source") or "mam"
+        if exclude is not None and (tracker, tid) == exclude:
             continue
         status = row.get("status")
         size = int(row.get("size") or 0)
@@ -241,7 +242,7 @@ def own_load(
                 waiting += 1
                 total += size if costs else 0
             continue
-        if booked is not None and tid in booked:
+        if booked is not None and tracker == "mam" and tid in booked:
             if status in UNFINISHED and costs:
                 total += max(0, size - int(booked[tid] or 0))
             continue
@@ -346,17 +347,17 @@ class TrackerGuard:
 
         return parse_iso(account.read_at) or self._now()
 
-    def load(self, account: Account | None = None, *, exclude: str | None = None,
-             exclude_source: str = "mam") -> OwnLoad:
+    def load(self, account: Account | None = None, *, exclude: tuple[str, str] | None = None) -> OwnLoad:
         account = account or self.current()
         read_at = self._read_at(account)
         rows = self.state.guard_downloads(UNFINISHED, read_at - OWN_WINDOW)
-        return own_load(account, rows, read_at=read_at, exclude=exclude, exclude_source=exclude_source)
+        return own_load(account, rows, read_at=read_at, exclude=exclude)
 
     def _mine(self, release: Release) -> dict[str, Any] | None:
-        if not release.torrent_id:
+        tracker, tid = release.identity
+        if not tid:
             return None
-        return self.state.find_download(source=release.source, torrent_id=str(release.torrent_id))
+        return self.state.find_download(tracker=tracker, torrent_id=str(tid))
 
     # ------------------------------------------------------------ judging
     def judge(self, release: Release, *, account: Account | None = None) -> str | None:
@@ -365,8 +366,7 @@ class TrackerGuard:
         account = account or self.current()
         mine = self._mine(release)
         fetched_before = bool(mine and mine.get("fetched_at"))
-        load = self.load(account, exclude=None if fetched_before else str(release.torrent_id),
-                         exclude_source=release.source)
+        load = self.load(account, exclude=None if fetched_before else (release.identity[0], str(release.torrent_id)))
         return check_grab(account, release, pending_bytes=load.bytes, pending_slots=load.slots,
                           floor=self.rules.floor, margin=self.rules.margin, buffer_min=self.rules.buffer_min,
                           new_slot=not fetched_before, own_slots=load.own)
@@ -382,7 +382,7 @@ class TrackerGuard:
         fetched_before = bool(mine and mine.get("fetched_at"))
         now_release = release
         looked = False
-        if fresh and release.source == "mam" and str(release.torrent_id).isdigit():
+        if fresh and release.identity[0] == "mam" and str(release.torrent_id).isdigit():
             seen = self.client.torrent(release.torrent_id)
             looked = True
             if seen is None:
@@ -408,6 +408,8 @@ class TrackerGuard:
                 why = f"a wedge was asked for already ({mine['wedge']}): never twice for one download"
             elif fetched_before:
                 why = "fetched before: a wedge is asked for only with the first download"
+            elif release.source != "mam":
+                why = f"fetched through {release.source}: a wedge can only be asked for with MAM's own download"
             else:
                 wedge, why = wedge_choice(now_release, account, self.rules,
                                           unsettled=self.state.unsettled_wedges(self._now() - OWN_WINDOW))
@@ -450,8 +452,8 @@ def read_booked(state: State, client: Any, *, since: datetime) -> dict[str, int]
     from .errors import AuthError, ServiceError
 
     rows = state.guard_downloads(UNFINISHED, since)
-    mine = {str(r["torrent_id"]) for r in rows if r.get("fetched_at") and (r.get("source") or "mam") == "mam"
-            and r.get("torrent_id")}
+    mine = {str(r["torrent_id"]) for r in rows if r.get("fetched_at") and r.get("torrent_id")
+            and (r.get("tracker") or r.get("source") or "mam") == "mam"}
     if not mine:
         return None
     try:

@@ -78,9 +78,10 @@ class Shelf:
                    LibraryIndex(queued_books(state)))
 
     def mine(self, release: Release) -> dict[str, Any] | None:
-        """abook's earlier download of this very torrent, by tracker id or info hash."""
-        return self.state.find_download(source=release.source, torrent_id=release.torrent_id,
-                                        info_hash=release.info_hash)
+        """abook's earlier download of this very torrent, by tracker id (whichever route found
+        it) or info hash."""
+        tracker, torrent_id = release.identity
+        return self.state.find_download(tracker=tracker, torrent_id=torrent_id, info_hash=release.info_hash)
 
     def remember(self, *books: BookRef) -> None:
         for book in books:
@@ -175,7 +176,7 @@ def fresh_look(guard: Guard | None, release: Release, *, fresh: bool = True) -> 
     """The guard's fresh look at a pick right before its .torrent is fetched (a
     :class:`abook.guard.Clearance`), or None when the guard has none (Prowlarr, tests)."""
     look = getattr(guard, "look", None)
-    if look is None or release.source != "mam":
+    if look is None or release.identity[0] != "mam":
         return None
     return look(release, fresh=fresh)
 
@@ -419,6 +420,7 @@ def _download_row(
         series = book.series[0]
     return {
         "source": release.source,
+        "tracker": release.identity[0],
         "torrent_id": str(release.torrent_id),
         "info_hash": info_hash,
         "title": release.title,

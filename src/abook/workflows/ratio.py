@@ -481,7 +481,8 @@ def pick_of(row: dict[str, Any]) -> Any:
     """A recorded download as the Release the guard judges (flags as recorded)."""
     from ..models import Release
 
-    return Release(source=row.get("source") or "mam", torrent_id=str(row.get("torrent_id") or ""),
+    return Release(source=row.get("source") or "mam", tracker=row.get("tracker") or "",
+                   torrent_id=str(row.get("torrent_id") or ""),
                    title=row.get("title") or "", size=int(row.get("size") or 0),
                    freeleech=bool(row.get("freeleech")), vip=bool(row.get("vip")))
 
@@ -500,7 +501,8 @@ def _guard_view(state: State, mam: Any, account: Any, options: CheckOptions, res
     res.buffer = buffer_after(account, load.bytes, 0, rules.floor)
     res.buffer_min, res.wedges = rules.buffer_min, account.wedges
     res.wedge_min, res.wedge_reserve = rules.wedge_min, rules.wedge_reserve
-    pending = [d for d in state.downloads((DownloadStatus.PENDING,)) if (d.get("source") or "mam") == "mam"]
+    pending = [d for d in state.downloads((DownloadStatus.PENDING,))
+               if (d.get("tracker") or d.get("source") or "mam") == "mam"]
     blocked = ""  # `downloads` takes pending picks in order and stops at the first that must wait
     for d in pending[: max(0, options.max_active)]:
         pick = pick_of(d)
