@@ -422,3 +422,18 @@ def test_vip_only_freeleech_stays_free_for_a_vip_account_on_the_fresh_look(state
     g = guard(state, Tracker(stats(cls="VIP", wedges=5), {"9": seen}))
     c = g.look(release(8, "9", freeleech=True))
     assert c.ok and c.release.freeleech and not c.changed and not c.wedge
+
+
+def test_a_mam_torrent_found_through_prowlarr_gets_the_fresh_look_but_never_a_wedge(state):
+    from abook.services import MamGrabsOnly
+
+    tracker = Tracker(stats(wedges=5), {"77": release(8, "77")})
+    g = guard(state, tracker)
+    via = Release(source="prowlarr", tracker="mam", torrent_id="77", title="Book 77", size=8 * GIB)
+    c = g.look(via)
+    assert c.looked and c.ok and not c.wedge and "fetched through prowlarr" in c.wedge_why
+    wrapped = MamGrabsOnly(lambda: g)
+    assert wrapped.look(via).looked and wrapped.current() is g.current()
+    other = Release(source="prowlarr", tracker="prowlarr", torrent_id="guid-1", title="x", size=GIB)
+    assert wrapped.look(other) is None and wrapped(other) is None  # another tracker: not MAM's account
+    assert MamGrabsOnly(None).look(via) is None  # without MAM_ID the account cannot be read
