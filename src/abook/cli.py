@@ -280,7 +280,10 @@ def ratio_check(
     unsatisfied-torrent slots free, it sets the hold and pauses abook's torrents that are
     still downloading (never a seeding one) and exits 4; at RATIO_RESUME or above with slots
     free it clears the hold and resumes exactly the torrents it paused. Warns when VIP ends
-    within VIP_WARN_DAYS; lists abook's torrents that have not seeded SEED_MIN_HOURS yet.
+    within VIP_WARN_DAYS. Shows the upload buffer, abook's own grabs MAM does not count yet,
+    the wedges, and what `abook downloads` would do with each pending pick (--dry-run reads
+    their flags again); lists the seeding abook's torrents still owe (MAM's snatch data, else
+    qBittorrent's clock against SEED_MIN_HOURS + 12 h), hit-and-run risks first.
 
     Examples:
 
@@ -299,7 +302,8 @@ def ratio_check(
                      overrides=overrides, dry_run=dry_run) as run:
         st = run.settings
         st.require("RATIO_FLOOR", "RATIO_RESUME", "UNSAT_MARGIN", "SEED_MIN_HOURS", "VIP_WARN_DAYS",
-                   "AUTO_BUY_VIP", "AUTO_BUY_UPLOAD_GB")
+                   "AUTO_BUY_VIP", "AUTO_BUY_UPLOAD_GB", "BUFFER_MIN_GB", "WEDGE_MIN_GB", "WEDGE_RESERVE",
+                   "MAX_ACTIVE_DOWNLOADS")
         svc = run.services
         result = wf.run(run.state, svc.mam(), svc.qbt() if st.configured("QB_URL") else None,
                         wf.CheckOptions.from_settings(st), now=utcnow(), dry_run=dry_run, task_id=run.task_id,

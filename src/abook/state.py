@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 # The number of steps in migrations.py (a test keeps them equal).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 @dataclass
 class Lock:
@@ -494,6 +494,62 @@ class State:
     def get_download(self, download_id: int) -> dict[str, Any] | None:
         rows = self.q("SELECT * FROM downloads WHERE id=?", (download_id,))
         return rows[0] if rows else None
+
+    def mark_fetching(self, download_id: int, *, wedges_before: int | None = None) -> None:
+        """Say, before the tracker is asked, that abook fetches this torrent now (the first time
+        counts: that is the snatch) and, with ``wedges_before``, that it asks for a wedge with it."""
+        with self.tx():
+            self.conn.execute(
+                "UPDATE downloads SET fetched_at=COALESCE(fetched_at, ?), updated_at=? WHERE id=?",
+                (iso(), iso(), download_id),
+            )
+            if wedges_before is not None:
+                self.conn.execute(
+                    "UPDATE downloads SET wedge='requested', wedges_before=? WHERE id=?", (wedges_before, download_id)
+                )
+
+    def unmark_fetching(self, download_id: int) -> None:
+        """The tracker answered the fetch with an error: no snatch happened, nothing was spent."""
+        with self.tx():
+            self.conn.execute(
+                "UPDATE downloads SET fetched_at=NULL, wedge=CASE WHEN wedge='requested' THEN NULL ELSE wedge END, "
+                "updated_at=? WHERE id=?", (iso(), download_id),
+            )
+
+    def set_wedge(self, download_id: int, outcome: str | None, *, freeleech: bool | None = None) -> None:
+        """What became of the wedge asked for with a download (``None``: it was never sent)."""
+        with self.tx():
+            self.conn.execute("UPDATE downloads SET wedge=?, updated_at=? WHERE id=?", (outcome, iso(), download_id))
+            if freeleech is not None:
+                self.conn.execute("UPDATE downloads SET freeleech=? WHERE id=?", (int(freeleech), download_id))
+
+    def guard_downloads(self, unfinished: Sequence[str], fetched_since: datetime) -> list[dict[str, Any]]:
+        """What the tracker guard counts: abook's unfinished downloads, and every download whose
+        .torrent was fetched since ``fetched_since`` (the tracker's own counts may not show it yet)."""
+        marks = ",".join("?" for _ in unfinished)
+        # Two indexed lookups: an OR over the two columns would scan every download ever made.
+        return self.q(
+            f"SELECT * FROM downloads WHERE id IN (SELECT id FROM downloads WHERE status IN ({marks}) "
+            "UNION SELECT id FROM downloads WHERE fetched_at >= ?) ORDER BY id",
+            (*unfinished, iso(fetched_since)),
+        )
+
+    def unsettled_wedges(self, since: datetime) -> int:
+        """Wedges asked for since ``since`` whose spending the account's count has not shown yet."""
+        return int(self.scalar(
+            "SELECT COUNT(*) FROM downloads WHERE wedge IN ('requested', 'unconfirmed') AND fetched_at >= ?",
+            (iso(since),),
+        ) or 0)
+
+    def tracker_torrents(self, tracker: str = "mam") -> list[dict[str, Any]]:
+        """abook's downloads of torrents on ``tracker`` (whichever route found them) that have a
+        torrent id: id, hashes, status, times."""
+        return self.q(
+            "SELECT id, torrent_id, info_hash, qb_hash, title, status, size, freeleech, fetched_at, created_at, "
+            "completed_at FROM downloads WHERE COALESCE(tracker, source)=? AND COALESCE(torrent_id, '') != '' "
+            "ORDER BY id",
+            (tracker,),
+        )
 
     # ------------------------------------------------------------- top10 log
     def record_decision(self, decision: Mapping[str, Any]) -> None:
