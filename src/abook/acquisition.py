@@ -122,6 +122,11 @@ def judge(
     "not owned: not the owned 'Sleeping Beauties' (author differs: Owen King is not Stephen
     King)").
 
+    A release that names no author (a name that could not be split) is judged on its title
+    alone: a title that matches an owned (or the wanted) book is a near miss, never owned (or
+    taken) on an author match it cannot make. A release built from less than the tracker's own
+    record (``release.basis``) says so in the reasons that rest on it.
+
     Split uploads ("(Part 1 of 2)", "(1 of 3)", ", Part 1"): a part is never grabbed on its own.
     Taking "every part" would mean several snatches that must all arrive, each one ratio and an
     unsatisfied slot, and the parts land in Audiobookshelf as separate, incomplete books; a
@@ -130,6 +135,7 @@ def judge(
     """
     from .matching import split_part
 
+    note = f" ({release.basis})" if release.basis else ""
     book = release.book()
     whole_title, part = split_part(release.title)
     whole = replace(book, title=whole_title) if part else book
@@ -137,10 +143,16 @@ def judge(
         from .matching import compare
 
         wanted = compare(target, whole)
+        # matching says "near miss: no author" itself (issue #14); say which side lacks it
+        untitled = wanted.verdict == "same" or wanted.rule == "no author"
+        if not release.authors and target.authors and untitled:
+            return Verdict(Judgement.DIFFERENT, f"near miss (the title matches, but the release names no "
+                                                f"author to compare with {', '.join(target.authors)}){note}",
+                           match=wanted)
         if wanted.verdict == "near_miss":
-            return Verdict(Judgement.DIFFERENT, f"near miss ({wanted.reason})", match=wanted)
+            return Verdict(Judgement.DIFFERENT, f"near miss ({wanted.reason}){note}", match=wanted)
         if wanted.verdict != "same":
-            return Verdict(Judgement.DIFFERENT, f"a different book ({wanted.reason})", match=wanted)
+            return Verdict(Judgement.DIFFERENT, f"a different book ({wanted.reason}){note}", match=wanted)
     if mine is not None and mine["status"] != DownloadStatus.FAILED:
         return Verdict(Judgement.QUEUED, f"already queued by abook ({mine['status']})", mine=mine)
     why = screen(release, policy)
@@ -157,23 +169,27 @@ def judge(
         if same_queued is not None and same_queued.verdict == "same":
             return Verdict(Judgement.QUEUED, "same book already queued by abook", match=same_queued)
         return Verdict(
-            Judgement.UNWANTED, f"{what} of a split upload: abook takes whole books only",
+            Judgement.UNWANTED, f"{what} of a split upload: abook takes whole books only{note}",
             match=match,
         )
     match = owned.find(book)
+    if match is not None and not release.authors and (match.verdict == "same" or match.rule == "no author"):
+        return Verdict(Judgement.NEAR_MISS, f"near miss of owned {_label(match)}: the release names no "
+                                            f"author, so it is not counted as owned; not grabbed{note}",
+                       match=match)
     if match is not None and match.verdict == "same":
-        return Verdict(Judgement.OWNED, f"owned: {_label(match)}", match=match)
+        return Verdict(Judgement.OWNED, f"owned: {_label(match)}{note}", match=match)
     same_queued = queued.find(book)
     if same_queued is not None and same_queued.verdict == "same":
         return Verdict(Judgement.QUEUED, "same book already queued by abook", match=same_queued)
     if match is not None:
-        return Verdict(Judgement.NEAR_MISS, f"near miss of owned {_label(match)}: not grabbed", match=match)
+        return Verdict(Judgement.NEAR_MISS, f"near miss of owned {_label(match)}: not grabbed{note}", match=match)
     nearest = owned.nearest(book)
     if nearest is not None:
         return Verdict(
-            Judgement.NEW, f"not owned: not the owned {_label(nearest)}", match=nearest
+            Judgement.NEW, f"not owned: not the owned {_label(nearest)}{note}", match=nearest
         )
-    return Verdict(Judgement.NEW, "not owned")
+    return Verdict(Judgement.NEW, f"not owned{note}")
 
 
 def _label(match: Match) -> str:

@@ -175,18 +175,27 @@ def fix_metadata(
     item: Annotated[str | None, typer.Option(help="One ABS item id.")] = None,
     force: Annotated[bool, typer.Option(help="Ask again even if checked within METADATA_RECHECK_DAYS.")] = False,
     limit: Annotated[int | None, typer.Option("--max", min=1, help="Books this run (METADATA_DAILY_MAX).")] = None,
+    tidy_titles: Annotated[bool, typer.Option(
+        "--tidy-titles", help="Also take series labels, edition tags and 'A Novel' out of existing titles "
+        "and subtitles (each change recorded).")] = False,
 ) -> None:
     """Fill EMPTY metadata fields from verified matches; never overwrite; record every source.
 
     Sources in METADATA_SOURCES order (Google Books first); a later source fills only what an
-    earlier one left empty. Without --new/--all/--item: never-checked books first, then the
-    oldest checks, at most METADATA_DAILY_MAX. --dry-run prints the diff.
+    earlier one left empty; a source's subtitle that is only a series label ("The Expanse,
+    Book 2") fills the series instead. Without --new/--all/--item: never-checked books first,
+    then the oldest checks, at most METADATA_DAILY_MAX. --dry-run prints the diff.
+    --tidy-titles (opt-in) rewrites titles like "Mistborn: The Hero of Ages [Unabridged]" as
+    "The Hero of Ages" (series Mistborn #3) for the books of --new/--all/--item (every book
+    otherwise, at most --max).
 
     Examples:
 
       abook fix-metadata --new
 
       abook fix-metadata --all --dry-run
+
+      abook fix-metadata --tidy-titles --dry-run
 
       abook fix-metadata --item 8255aa41-7711-435c-8a03-c68b8e98170b --force
     """
@@ -196,7 +205,7 @@ def fix_metadata(
 
     mode = "all" if all_books else "new" if new else "default"
     with command_run(_g(ctx), "fix-metadata", {"mode": mode, "since": since, "item": item, "force": force,
-                     "max": limit}, dry_run=dry_run) as run:
+                     "max": limit, "tidy_titles": tidy_titles}, dry_run=dry_run) as run:
         st, svc = run.settings, run.services
         st.require("METADATA_SOURCES", "METADATA_DAILY_MAX", "METADATA_RETRIES", "METADATA_RECHECK_DAYS")
         selection = wf.Selection.from_options(
@@ -205,7 +214,7 @@ def fix_metadata(
         )
         result = wf.run(run.state, selection, sources=lambda: svc.sources(st.metadata_sources), abs_client=svc.abs,
                         now=utcnow, retries=st.metadata_retries, backoff=st.http_backoff, dry_run=dry_run,
-                        task_id=run.task_id, progress=run.progress())
+                        task_id=run.task_id, progress=run.progress(), tidy_titles=tidy_titles)
         render.metadata(result)
         run.conclude(result)
 
@@ -271,7 +280,10 @@ def ratio_check(
     unsatisfied-torrent slots free, it sets the hold and pauses abook's torrents that are
     still downloading (never a seeding one) and exits 4; at RATIO_RESUME or above with slots
     free it clears the hold and resumes exactly the torrents it paused. Warns when VIP ends
-    within VIP_WARN_DAYS; lists abook's torrents that have not seeded SEED_MIN_HOURS yet.
+    within VIP_WARN_DAYS. Shows the upload buffer, abook's own grabs MAM does not count yet,
+    the wedges, and what `abook downloads` would do with each pending pick (--dry-run reads
+    their flags again); lists the seeding abook's torrents still owe (MAM's snatch data, else
+    qBittorrent's clock against SEED_MIN_HOURS + 12 h), hit-and-run risks first.
 
     Examples:
 
@@ -290,7 +302,8 @@ def ratio_check(
                      overrides=overrides, dry_run=dry_run) as run:
         st = run.settings
         st.require("RATIO_FLOOR", "RATIO_RESUME", "UNSAT_MARGIN", "SEED_MIN_HOURS", "VIP_WARN_DAYS",
-                   "AUTO_BUY_VIP", "AUTO_BUY_UPLOAD_GB")
+                   "AUTO_BUY_VIP", "AUTO_BUY_UPLOAD_GB", "BUFFER_MIN_GB", "WEDGE_MIN_GB", "WEDGE_RESERVE",
+                   "MAX_ACTIVE_DOWNLOADS")
         svc = run.services
         result = wf.run(run.state, svc.mam(), svc.qbt() if st.configured("QB_URL") else None,
                         wf.CheckOptions.from_settings(st), now=utcnow(), dry_run=dry_run, task_id=run.task_id,
@@ -326,7 +339,8 @@ def _fill(ctx: typer.Context, kind: str, dry_run: bool, limit: int | None, inclu
             run.state, sources, acq, kind=kind, now=utcnow(),
             limit=st.gap_max_downloads_per_run, retry_days=st.gap_retry_days,
             author_min_owned=st.author_min_owned, include_novellas=include_novellas, series=series,
-            author=author, dry_run=dry_run, task_id=run.task_id, progress=run.progress(),
+            author=author, languages=tuple(st.languages), dry_run=dry_run, task_id=run.task_id,
+            progress=run.progress(),
         )
         render.gaps(result)
         run.conclude(result)
@@ -342,10 +356,13 @@ def fill_series(
 ) -> None:
     """Find and queue the books missing from every series you own at least one book of.
 
-    Bibliographies come from BIBLIOGRAPHY_SOURCES (first source that knows the series wins;
-    cached 7 days). Only whole-number positions are wanted; omnibus / box sets never are.
-    Queues at most GAP_MAX_DOWNLOADS_PER_RUN (best torrent each: freeleech/VIP, m4b, seeders);
-    the rest wait for the next run. Exits 4 while the ratio hold is on.
+    Bibliographies come from BIBLIOGRAPHY_SOURCES (first source that knows the series wins,
+    whatever it calls it; cached 7 days). Only whole-number positions are wanted; omnibus / box
+    sets and translations never are. Each missing book is searched with at most 6 paced queries
+    (the title as written first, looser forms after) and ends queued, in_library, not_found or
+    unwanted (see `abook missing -v`). Queues at most GAP_MAX_DOWNLOADS_PER_RUN (best torrent
+    each: freeleech/VIP, m4b, seeders); the rest wait for the next run. Exits 1 when a source or
+    a search failed, 4 while the ratio hold is on.
 
     Examples:
 
@@ -387,16 +404,22 @@ def missing(
     ctx: typer.Context,
     series: Annotated[str | None, typer.Option("--series", metavar="NAME", help="Only this series.")] = None,
     author: Annotated[str | None, typer.Option("--author", metavar="NAME", help="Only this author.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="Also why each book stands there and the tracker queries tried.")] = False,
     as_json: AsJson = False,
 ) -> None:
     """List what each series and author lacks, in reading order, with its status.
 
-    Statuses: wanted, queued, downloading, in_library, not_found. Reads the state file only
-    (run fill-series / fill-authors to refresh it).
+    Statuses: wanted, queued, downloading, in_library, not_found (the searches answered, no
+    torrent was the book), unwanted (the tracker has it only abridged, in another language, as
+    an ebook or in parts). -v shows the reason and the queries the last search tried. Reads the
+    state file only (run fill-series / fill-authors to refresh it).
 
     Examples:
 
       abook missing
+
+      abook missing -v --series "The Expanse"
 
       abook missing --series "The Expanse" --json
     """
@@ -405,7 +428,7 @@ def missing(
 
     with command_run(_g(ctx), "missing", {"series": series, "author": author}, lock=False, record=False) as run:
         result = wf.run(run.state, series=series, author=author)
-        render.missing(result, as_json)
+        render.missing(result, as_json, verbose=verbose or _g(ctx).verbose > 0)
 
 
 @app.command()

@@ -54,7 +54,9 @@ class Decision(StrEnum):
     NEAR_MISS = "near_miss"
     FAILED = "failed"  # the tracker sent no torrent
     ALREADY = "already"  # gap commands: the book is already on its way
-    NOT_FOUND = "not_found"  # gap commands: no acceptable torrent
+    NOT_FOUND = "not_found"  # gap commands: the searches answered, no torrent of the book
+    UNWANTED = "unwanted"  # gap commands: the tracker has the book only in editions not taken
+    IN_LIBRARY = "in_library"  # gap commands: a tracker result showed the book is owned
 
 
 #: decisions that took a release (a downloads row exists for it)
@@ -68,7 +70,8 @@ class MissingStatus(StrEnum):
     QUEUED = "queued"
     DOWNLOADING = "downloading"
     IN_LIBRARY = "in_library"
-    NOT_FOUND = "not_found"
+    NOT_FOUND = "not_found"  # the searches answered; no torrent of this book
+    UNWANTED = "unwanted"  # the tracker has it, but only in editions abook may not take
     IGNORED = "ignored"
 
 
@@ -113,8 +116,8 @@ class BookRef:
 class Release:
     """One torrent offered by a search source (MAM or Prowlarr), normalised."""
 
-    source: str  # "mam" | "prowlarr"
-    torrent_id: str  # MAM id, or Prowlarr guid
+    source: str  # the route that found it and fetches its .torrent: "mam" | "prowlarr"
+    torrent_id: str  # the tracker's id: MAM's torrent id (whichever route), else Prowlarr's guid
     title: str
     authors: tuple[str, ...] = ()
     narrators: tuple[str, ...] = ()
@@ -136,8 +139,19 @@ class Release:
     download_url: str = ""  # Prowlarr: the downloadUrl / magnetUrl
     tags: str = ""  # MAM free-text tags ("Unabridged, ...")
     description: str = ""
+    #: the tracker the torrent lives on ("mam" for a MAM torrent found through Prowlarr too), so
+    #: one torrent is one torrent whichever route found it; empty means the same as ``source``
+    tracker: str = ""
+    #: what this record could not tell, when it is less than the tracker's own record
+    #: ("Prowlarr's name only: no narrator, ..."); verdicts on it say so
+    basis: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     abridged: bool | None = None  # the tracker's own flag (MAM browseflags); None: not said
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """(tracker, torrent id): the same torrent whichever route found it."""
+        return (self.tracker or self.source, self.torrent_id)
 
     def book(self) -> BookRef:
         return BookRef(
@@ -179,6 +193,7 @@ class BibEntry:
     upcoming: bool | None = None  # announced but not yet released
     source: str = ""
     source_id: str = ""
+    language: str = ""  # a language name ("English", "German") when the source says
 
     def book(self) -> BookRef:
         return BookRef(

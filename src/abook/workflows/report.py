@@ -86,6 +86,7 @@ def build(state: State, *, since_days: int = 7, book_value: float = 0.0) -> dict
     data["gaps"] = gaps_section(state)
     data["metadata"] = metadata_section(state, since, data["library"])
     data["tracker"] = tracker_section(state, since)
+    data["titles"] = titles_section(state)
     return data
 
 
@@ -176,6 +177,15 @@ def metadata_section(state: State, since: datetime, library: dict[str, Any]) -> 
     }
 
 
+def titles_section(state: State) -> dict[str, Any]:
+    """"Titles to tidy": the books whose title still carries a series label, an edition tag or a
+    marketing subtitle, or whose subtitle is only a series label (what ``fix-metadata
+    --tidy-titles`` would change), counted by kind, with a few examples."""
+    from .metadata import titles_to_tidy
+
+    return titles_to_tidy(state.books())
+
+
 def tracker_section(state: State, since: datetime) -> dict[str, Any]:
     """The account as the last ratio-check saw it, its ratio trend, the hold, purchases, seeding."""
     snaps = state.snapshots(since=since)
@@ -202,7 +212,11 @@ def tracker_section(state: State, since: datetime) -> dict[str, Any]:
         if s["action"] and s["action"] not in ("ok", "hold_kept")
     ]
     raw_seed = state.get_kv("seed_obligations")
+    raw_view = state.get_kv("guard_view")
+    view = json.loads(raw_view) if raw_view else {}
     return {
+        "buffer": view.get("buffer"),  # the upload buffer as the last ratio-check saw it
+        "guard": view or None,  # buffer, wedges, own counts, MAM's hit-and-run counts
         "now": now,
         "hold": state.hold(),
         "paused_by_abook": state.paused_by_abook(),
@@ -210,7 +224,7 @@ def tracker_section(state: State, since: datetime) -> dict[str, Any]:
         "ratio_series": series,
         "snapshots": len(snaps),
         "actions": actions[-50:],
-        "seeding": json.loads(raw_seed) if raw_seed else None,
+        "seeding": json.loads(raw_seed) if raw_seed else None,  # torrents at risk of a hit-and-run first
     }
 
 
