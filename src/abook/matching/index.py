@@ -6,6 +6,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from itertools import product
 
 from abook.models import BookRef
 
@@ -131,9 +132,9 @@ class LibraryIndex:
         title_post, pair_post = self._title_post, self._pair_post
         for tok in titles:
             title_post[tok].append(i)
-        for a in _author_keys(tuple(book.authors)) or ("",):
-            for tok in titles:
-                pair_post[a, tok].append(i)
+        names = book.authors if type(book.authors) is tuple else tuple(book.authors)
+        for key in product(_author_keys(names) or ("",), titles):  # tuples made in C
+            pair_post[key].append(i)
 
     def _prep(self, i: int) -> _Prep:
         return _prepare(self._books[i])

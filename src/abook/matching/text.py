@@ -10,6 +10,7 @@ import html
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 # --------------------------------------------------------------------------------------------
 # Folding and small helpers
@@ -91,10 +92,18 @@ def _ratio(a: str, b: str, at_least: float = 0.0) -> float:
     la, lb = len(a), len(b)
     if at_least and 2.0 * min(la, lb) / (la + lb) < at_least:
         return 0.0
-    sm = SequenceMatcher(None, a, b, autojunk=False)
+    sm = _matcher(b)
+    sm.set_seq1(a)
     if at_least and sm.quick_ratio() < at_least:
         return 0.0
     return sm.ratio()
+
+
+@lru_cache(maxsize=64)
+def _matcher(b: str) -> SequenceMatcher[str]:
+    """A matcher with ``b`` indexed once: an index lookup compares one offered title with
+    several candidates, and indexing the second string is most of a short comparison."""
+    return SequenceMatcher(None, "", b, autojunk=False)
 
 
 _NUM_WORDS = {
