@@ -11,6 +11,7 @@ import re
 import unicodedata
 from difflib import SequenceMatcher
 from functools import lru_cache
+from threading import get_ident
 
 # --------------------------------------------------------------------------------------------
 # Folding and small helpers
@@ -92,7 +93,7 @@ def _ratio(a: str, b: str, at_least: float = 0.0) -> float:
     la, lb = len(a), len(b)
     if at_least and 2.0 * min(la, lb) / (la + lb) < at_least:
         return 0.0
-    sm = _matcher(b)
+    sm = _matcher(b, get_ident())  # per thread: a matcher is mutable
     sm.set_seq1(a)
     if at_least and sm.quick_ratio() < at_least:
         return 0.0
@@ -100,7 +101,7 @@ def _ratio(a: str, b: str, at_least: float = 0.0) -> float:
 
 
 @lru_cache(maxsize=64)
-def _matcher(b: str) -> SequenceMatcher[str]:
+def _matcher(b: str, thread: int) -> SequenceMatcher[str]:
     """A matcher with ``b`` indexed once: an index lookup compares one offered title with
     several candidates, and indexing the second string is most of a short comparison."""
     return SequenceMatcher(None, "", b, autojunk=False)
