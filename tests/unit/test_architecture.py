@@ -21,10 +21,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
               "abook.torrent", "abook.times")),
     ("domain", ("abook.matching", "abook.library", "abook.acquisition", "abook.bibliography")),
     ("adapters", ("abook.clients", "abook.sources", "abook.state", "abook.migrations", "abook.search",
-                  "abook.guard")),
+                  "abook.guard", "abook.notify")),
     ("workflows", ("abook.workflows",)),
     ("wiring", ("abook.services",)),
-    ("shell", ("abook.runtime", "abook.render", "abook.cli", "abook.__main__")),
+    ("shell", ("abook.runtime", "abook.render", "abook.cli", "abook.__main__", "abook.events", "abook.metrics")),
 ]
 
 
