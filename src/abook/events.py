@@ -88,7 +88,7 @@ def ratio_events(result: Any, settings: Settings, *, task_id: int, now: datetime
 
 # ------------------------------------------------------------------- downloads
 def download_events(result: Any, state: State, *, task_id: int) -> list[Event]:
-    from .models import DownloadStatus
+    from .models import ARRIVED
 
     out = []
     if result.failed:
@@ -102,7 +102,8 @@ def download_events(result: Any, state: State, *, task_id: int) -> list[Event]:
             f"abook: {_count(len(result.failed), 'download')} failed",
             "\n".join(lines) + f"\nGive one another try with `abook downloads --retry {first}`; "
             "`abook report` lists every failure.", "failure"))
-    imported = [m for m in result.moves if m.new == DownloadStatus.IMPORTED]
+    # Reached the library in this run (imported, or straight to done); imported -> done is the same book.
+    imported = [m for m in result.moves if m.new in ARRIVED and m.old not in ARRIVED]
     if imported:
         lines = []
         for m in imported[:LIST_LIMIT]:

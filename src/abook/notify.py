@@ -90,12 +90,14 @@ def apprise_send(target: Target, title: str, body: str, level: str = "info") -> 
     """Send one message to one target with Apprise; never raises for a delivery problem."""
     import apprise
 
-    asset = apprise.AppriseAsset(app_id="abook", app_desc="abook", storage_mode="memory")
-    client = apprise.Apprise(asset=asset)
-    if not client.add(target.url):
-        return Delivery(target, False, error="not an Apprise URL (check its scheme and parts against the Apprise wiki)")
-    service = str(getattr(client[0], "service_name", "") or "")
+    # Apprise's own log lines may hold the URL: they are captured (and redacted), never printed.
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+        asset = apprise.AppriseAsset(app_id="abook", app_desc="abook", storage_mode="memory")
+        client = apprise.Apprise(asset=asset)
+        if not client.add(target.url):
+            return Delivery(target, False,
+                            error="not an Apprise URL (check its scheme and parts against the Apprise wiki)")
+        service = str(getattr(client[0], "service_name", "") or "")
         try:
             ok = bool(client.notify(body=body, title=title, notify_type=level if level in LEVELS else "info"))
         except Exception as exc:  # a plugin bug must not end the run

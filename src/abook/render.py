@@ -558,7 +558,7 @@ def summary_rows(data: dict[str, Any], *, now: Any = None, tz: Any = None) -> li
     rows: list[tuple[str, str]] = []
     rows.append(("Library", f"{_plural(s['books'], 'book')} (+{s['added']:,} in {days} days) · "
                             f"{_plural(s['authors'], 'author')}"))
-    got = [_plural(s["downloaded"], "book"), _si(s["downloaded_bytes"])]
+    got = [_plural(s["downloaded"], "book"), _si(s["downloaded_bytes"])] if s["downloaded"] else [f"none in {days} days"]
     if s["added_by_abook"]:
         value = f", worth about {s['estimated_value']:,.2f}" if s.get("estimated_value") is not None else ""
         got.append(f"{s['added_by_abook']:,} added to the library{value}")
@@ -594,9 +594,12 @@ def summary_rows(data: dict[str, Any], *, now: Any = None, tz: Any = None) -> li
         rows.append(("", " · ".join(bits)))
         bits = []
         if a.get("vip_until"):
-            warn = " - renew it soon" if a.get("vip_warn") else ""
-            bits.append(f"VIP until {local_text(a['vip_until'], tz, '%d %b %Y')} "
-                        f"({relative(a['vip_until'], now)}){warn}")
+            day = local_text(a["vip_until"], tz, "%d %b %Y")
+            if (a.get("vip_days_left") or 0) < 0:
+                bits.append(f"VIP ended {day} ({relative(a['vip_until'], now)})")
+            else:
+                warn = " - renew it soon" if a.get("vip_warn") else ""
+                bits.append(f"VIP until {day} ({relative(a['vip_until'], now)}){warn}")
         bits.append(f"checked {relative(a['taken_at'], now)}")
         rows.append(("", " · ".join(bits)))
     else:
@@ -651,6 +654,7 @@ def summary_panel(data: dict[str, Any], *, now: Any = None, tz: Any = None) -> A
 
 
 # ------------------------------------------------------------------ report --watch
+LIVE_ROWS = 25  # downloads shown per frame; the rest are counted
 def _eta(seconds: int | None) -> str:
     if seconds is None:
         return ""
@@ -678,7 +682,7 @@ def live_lines(view: Any, *, now: Any = None, tz: Any = None) -> list[str]:
     head = (f"{local_text(now or utcnow(), tz, '%Y-%m-%d %H:%M:%S')} {account}{s['in_flight']} downloading · "
             f"{s['pending']} waiting · {s['failures']} failures in {s['days']} days")
     lines = [head]
-    for f in view.downloads:
+    for f in view.downloads[:LIVE_ROWS]:
         bits = [f"{f.progress:.0%} of {_si(f.size)}" if f.size else f"{f.progress:.0%}"]
         if f.speed:
             bits.append(_speed(f.speed))
@@ -687,6 +691,8 @@ def live_lines(view: Any, *, now: Any = None, tz: Any = None) -> list[str]:
         state = f.state or f.status
         lines.append(f"  #{f.download_id} {f.title}: {', '.join(bits)} ({state})"
                      + (f" - {f.detail}" if f.detail and f.status == "pending" else ""))
+    if len(view.downloads) > LIVE_ROWS:
+        lines.append(f"  ... and {len(view.downloads) - LIVE_ROWS} more")
     if view.qbt_error:
         lines.append(f"  qBittorrent: {view.qbt_error} (progress as the last downloads run saw it)")
     return lines
@@ -706,12 +712,17 @@ def live_view(view: Any, *, interval: float, now: Any = None, tz: Any = None) ->
         t = Table(title="Downloads in flight", title_justify="left")
         for col in ("id", "title", "status", "progress", "", "speed", "left"):
             t.add_column(col, no_wrap=col != "title")
-        for f in view.downloads:
-            t.add_row(str(f.download_id), f.title, f.state or f.status,
+        for f in view.downloads[:LIVE_ROWS]:
+            status = f.state or f.status
+            if f.status == "pending" and f.detail:
+                status += f": {f.detail}"
+            t.add_row(str(f.download_id), f.title, status,
                       ProgressBar(total=1.0, completed=max(0.0, min(1.0, f.progress)), width=20),
                       f"{f.progress:.0%} of {_si(f.size)}" if f.size else f"{f.progress:.0%}",
                       _speed(f.speed) if f.speed else "", _eta(f.eta))
         parts.append(t)
+        if len(view.downloads) > LIVE_ROWS:
+            parts.append(Text(f"... and {len(view.downloads) - LIVE_ROWS} more"))
     else:
         parts.append(Text("No download in flight."))
     if view.qbt_error:

@@ -396,20 +396,9 @@ class State:
     # --------------------------------------------------------------- report
     def library_summary(self, recent_days: int = 7, now: datetime | None = None) -> dict[str, Any]:
         since_ms = int(((now or utcnow()) - timedelta(days=recent_days)).timestamp() * 1000)
-        row = self.q(
-            "SELECT COUNT(*) AS books, COALESCE(SUM(duration),0) AS seconds, COALESCE(SUM(size),0) AS bytes, "
-            "COALESCE(AVG(completeness),0) AS completeness, "
-            "SUM(CASE WHEN added_at >= ? THEN 1 ELSE 0 END) AS added_recent "
-            "FROM books WHERE removed_at IS NULL",
-            (since_ms,),
-        )[0]
-        authors = self.scalar("SELECT COUNT(*) FROM authors WHERE removed_at IS NULL") or 0
-        series = self.scalar("SELECT COUNT(*) FROM series WHERE removed_at IS NULL") or 0
-        removed = self.scalar("SELECT COUNT(*) FROM books WHERE removed_at IS NOT NULL") or 0
-        files_missing = self.scalar("SELECT COUNT(*) FROM books WHERE removed_at IS NULL AND is_missing = 1") or 0
-        fields = {}
-        total = row["books"] or 0
-        for field in COMPLETENESS_FIELDS:
+        # One pass over the books for every figure: the metrics file runs this after every run.
+        filled_cols = []
+        for n, field in enumerate(COMPLETENESS_FIELDS):
             col = {"cover": "has_cover"}.get(field, field)
             if col in ("authors", "narrators", "series", "genres"):
                 cond = f"{col} IS NOT NULL AND {col} NOT IN ('', '[]')"
@@ -417,9 +406,23 @@ class State:
                 cond = "has_cover = 1"
             else:
                 cond = f"{col} IS NOT NULL AND {col} != ''"
-            filled = self.scalar(
-                f"SELECT COUNT(*) FROM books WHERE removed_at IS NULL AND {cond}"
-            ) or 0
+            filled_cols.append(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS f{n}")
+        row = self.q(
+            "SELECT COUNT(*) AS books, COALESCE(SUM(duration),0) AS seconds, COALESCE(SUM(size),0) AS bytes, "
+            "COALESCE(AVG(completeness),0) AS completeness, "
+            "SUM(CASE WHEN added_at >= ? THEN 1 ELSE 0 END) AS added_recent, "
+            "SUM(CASE WHEN is_missing = 1 THEN 1 ELSE 0 END) AS files_missing, "
+            f"{', '.join(filled_cols)} FROM books WHERE removed_at IS NULL",
+            (since_ms,),
+        )[0]
+        authors = self.scalar("SELECT COUNT(*) FROM authors WHERE removed_at IS NULL") or 0
+        series = self.scalar("SELECT COUNT(*) FROM series WHERE removed_at IS NULL") or 0
+        removed = self.scalar("SELECT COUNT(*) FROM books WHERE removed_at IS NOT NULL") or 0
+        files_missing = row["files_missing"] or 0
+        fields = {}
+        total = row["books"] or 0
+        for n, field in enumerate(COMPLETENESS_FIELDS):
+            filled = row[f"f{n}"] or 0
             fields[field] = {"filled": filled, "percent": round(100.0 * filled / total, 1) if total else 0.0}
         recent = self.q(
             "SELECT id, title, author_name, added_at FROM books WHERE removed_at IS NULL AND added_at >= ? "

@@ -109,6 +109,17 @@ def test_a_hold_and_a_failing_command_are_what_the_panel_says_first():
     assert rows["Runs"].startswith("top10 FAILED") and "exit 3: MAM session expired" in rows["Runs"]
 
 
+def test_an_expired_vip_and_a_quiet_week():
+    st = State.open(None)
+    st.add_snapshot({"taken_at": iso(NOW - timedelta(minutes=5)), "username": "m", "ratio": 2.0, "uploaded": 200 * GB,
+                     "downloaded": 100 * GB, "bonus": 10.0, "class_name": "Power User",
+                     "vip_until": iso(NOW - timedelta(days=3)), "unsat_count": 0, "unsat_limit": 50, "action": "ok"})
+    rows = report.core(st, report.ReportOptions(), now=NOW)
+    text = render.summary_text(rows, now=NOW, tz=BERLIN)
+    assert "VIP ended 27 Feb 2026 (3 days ago) · checked 5 min ago" in text
+    assert "renew" not in text and "Downloaded: none in 7 days" in text
+
+
 def test_an_empty_state_file_still_reads_well():
     data = report.core(State.open(None), report.ReportOptions(), now=NOW)
     rows = dict(render.summary_rows(data, now=NOW, tz=BERLIN))

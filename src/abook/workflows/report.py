@@ -236,7 +236,7 @@ def summary_section(
             "buffer_bytes": buffer_bytes(snap.get("uploaded"), snap.get("downloaded"), options.ratio_floor),
             "hold": tracker.get("hold"), "bonus": snap.get("bonus"), "vip_until": snap.get("vip_until"),
             "vip_days_left": round((vip_until - now).total_seconds() / 86400, 1) if vip_until else None,
-            "vip_warn": bool(vip_until and (vip_until - now).total_seconds() <= options.vip_warn_days * 86400),
+            "vip_warn": bool(vip_until and 0 <= (vip_until - now).total_seconds() <= options.vip_warn_days * 86400),
             "unsat_count": snap.get("unsat_count"), "unsat_limit": snap.get("unsat_limit"),
         }
     failures = data["failures"]
