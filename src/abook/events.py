@@ -64,9 +64,12 @@ def ratio_events(result: Any, settings: Settings, *, task_id: int, now: datetime
     account = f"Ratio {ratio}, buffer {_si(buffer)} before the ratio falls to {result.floor:g}."
     if result.transition == "hold_on":
         paused = f" {len(result.paused)} downloading torrents paused." if result.paused else ""
+        reason = _sentence(result.hold)
+        said = f"ratio {ratio}" in reason.lower()  # the reason may already name the ratio
+        account_now = f"Buffer {_si(buffer)} before the ratio falls to {result.floor:g}." if said else account
         out.append(Event(
             "hold", f"hold_on:{task_id}", "abook: ratio hold ON",
-            f"{_sentence(result.hold)} {account}{paused} New downloads wait until the ratio is back at "
+            f"{reason} {account_now}{paused} New downloads wait until the ratio is back at "
             f"RATIO_RESUME {result.resume:g}; seeding goes on.", "warning"))
     elif result.transition == "released":
         resumed = f" {len(result.resumed)} torrents resumed." if result.resumed else ""

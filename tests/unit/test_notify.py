@@ -178,7 +178,12 @@ def test_hold_set_and_lifted_say_the_ratio_and_the_buffer():
     on = events.ratio_events(ratio_result("hold_on", hold="ratio 1.20 is below RATIO_FLOOR 1.5",
                                           paused=[("a" * 40, "Book")]), st, task_id=3, now=NOW)
     assert [(e.kind, e.key, e.level) for e in on] == [("hold", "hold_on:3", "warning")]
-    assert "Ratio 1.20" in on[0].body and "buffer -20.0 GB" in on[0].body and "1 downloading torrents paused" in on[0].body
+    assert on[0].body.startswith("Ratio 1.20 is below RATIO_FLOOR 1.5. Buffer -20.0 GB before the ratio falls to 1.5.")
+    assert "1 downloading torrents paused" in on[0].body
+    unsat = events.ratio_events(ratio_result("hold_on", ratio=2.0, uploaded=200 * GB,
+                                             hold="only 3 unsatisfied-torrent slots free (UNSAT_MARGIN 5)"),
+                                st, task_id=9, now=NOW)
+    assert unsat[0].body.startswith("Only 3 unsatisfied-torrent slots free (UNSAT_MARGIN 5). Ratio 2.00, buffer 33.3 GB")
     off = events.ratio_events(ratio_result("released", ratio=1.8, uploaded=180 * GB, resumed=[("a" * 40, "B")]),
                               st, task_id=4, now=NOW)
     assert [(e.kind, e.level) for e in off] == [("hold", "success")] and "buffer 20.0 GB" in off[0].body
@@ -274,3 +279,29 @@ def test_apprise_delivers_json_and_ntfy_to_a_receiver_on_loopback():
     nonsense = notify.apprise_send(Target(6, "nosuchscheme://whatever"), "t", "b", "info")
     assert not nonsense.ok and "not an Apprise URL" in nonsense.error
     assert "s3cret-pass" not in bad.error + down.error + gone.error + repr(bad) + repr(Target(1, "json://x:s3cret-pass@h"))
+
+
+def test_retention_keeps_waiting_messages_and_drops_old_delivered_ones(state):
+    notify.queue(state, [HOLD], "json://127.0.0.1:1/a", notify_on=("hold",))
+    notify.flush(state, "json://127.0.0.1:1/a", now=NOW, send=Recorder())
+    notify.queue(state, [Event("vip", "vip:x", "t", "b")], "json://127.0.0.1:1/a", notify_on=("vip",))
+    state.conn.execute("UPDATE notifications SET created_at=?, sent_at=CASE WHEN sent_at IS NULL THEN NULL ELSE ? END",
+                       ((NOW - timedelta(days=60)).isoformat(), (NOW - timedelta(days=60)).isoformat()))
+    assert state.prune_history(30, now=NOW)["notifications"] == 1
+    assert [r["key"] for r in state.q("SELECT key FROM notifications")] == ["vip:x"]
+
+
+def test_the_readme_examples_are_urls_apprise_understands():
+    """ntfy, Discord and e-mail as the README sets them up (parsed only: nothing is sent)."""
+    import re
+
+    import apprise
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    urls = re.findall(r"^NOTIFY_URLS=(\S+)$", readme, flags=re.M)
+    assert len(urls) == 3
+    for url in urls:
+        client = apprise.Apprise()
+        assert client.add(url.replace("ID/TOKEN", "123456789012345678/" + "A" * 68)), url
+    assert [apprise.Apprise.instantiate(u.replace("ID/TOKEN", "1/" + "A" * 68)).service_name for u in urls] == [
+        "ntfy", "Discord", "E-Mail"]
