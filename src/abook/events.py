@@ -149,8 +149,7 @@ def streak_events(state: State, command: str, *, task_id: int, exit_code: int) -
             f"abook {command} failed twice in a row (exit {newest['exit_code'] if newest['exit_code'] is not None else exit_code}): "
             f"{newest['error'] or 'no message'}\nThe first failure was at {_when(older['finished_at'])}. "
             f"You will hear again when it works.", "failure")]
-    rows = state.q("SELECT status FROM tasks WHERE id=?", (task_id,))
-    if not rows or rows[0]["status"] not in (TaskStatus.OK, TaskStatus.PARTIAL, TaskStatus.HELD):
+    if state.task_status(task_id) not in (TaskStatus.OK, TaskStatus.PARTIAL, TaskStatus.HELD):
         return []
     before = state.failure_streak(command, before=task_id)
     if len(before) < 2:

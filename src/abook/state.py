@@ -196,6 +196,9 @@ class State:
                 (iso(), status, json.dumps(dict(counts or {}), default=str), error or None, exit_code, task_id),
             )
 
+    def task_status(self, task_id: int) -> str | None:
+        return self.scalar("SELECT status FROM tasks WHERE id=?", (task_id,))
+
     # How a run ended, for "failed twice in a row": runs that ended by themselves count; a run killed,
     # interrupted or still going says nothing about whether the command works.
     _VERDICT_STATUSES = ("ok", "dry_run", "partial", "held", "failed")
