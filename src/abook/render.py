@@ -247,7 +247,8 @@ def top10(result: Any) -> None:
         verb = "would queue" if result.dry_run else "queued"
         line = f"{prefix}{g.genre}: {verb} {g.new} new, {g.covered}/{g.wanted} covered"
         if g.short:
-            line += f" (the ranking ran out: only {g.covered} of {g.wanted})"
+            notes = "".join(f"; {n}" for n in getattr(g, "notes", []))
+            line += f" (the ranking ran out: only {g.covered} of {g.wanted}{notes})"
         echo(line)
 
 

@@ -545,7 +545,8 @@ def _release_of(d: Mapping[str, Any]) -> Any:
     from ..models import Release
 
     return Release(
-        source=d.get("source") or "", torrent_id=str(d.get("torrent_id") or ""), title=d.get("title") or "",
+        source=d.get("source") or "", tracker=d.get("tracker") or "", torrent_id=str(d.get("torrent_id") or ""),
+        title=d.get("title") or "",
         size=int(d.get("size") or 0), freeleech=bool(d.get("freeleech")), vip=bool(d.get("vip")),
     )
 
