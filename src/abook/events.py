@@ -51,22 +51,23 @@ def of_run(
 
 # ------------------------------------------------------------------- the account
 def ratio_events(result: Any, settings: Settings, *, task_id: int, now: datetime) -> list[Event]:
-    from .render import _si
+    from .render import gb_text
     from .times import local_text, parse_iso, relative
     from .workflows.report import buffer_bytes
 
     out = []
     ratio = "inf" if result.ratio is None or result.ratio == float("inf") else f"{result.ratio:.2f}"
-    # Issue 16 puts the byte buffer on the result; until then it is what the snapshot implies.
-    buffer = getattr(result, "buffer_bytes", None)
+    # The guard's buffer (after abook's own grabs); without one, what the account alone implies.
+    buffer = result.buffer
     if buffer is None:
         buffer = buffer_bytes(result.uploaded, result.downloaded, result.floor or settings.ratio_floor)
-    account = f"Ratio {ratio}, buffer {_si(buffer)} before the ratio falls to {result.floor:g}."
+    shown = "unlimited" if buffer == float("inf") else gb_text(buffer) if buffer is not None else "unknown"
+    account = f"Ratio {ratio}, buffer {shown} before the ratio falls to {result.floor:g}."
     if result.transition == "hold_on":
         paused = f" {len(result.paused)} downloading torrents paused." if result.paused else ""
         reason = _sentence(result.hold)
         said = f"ratio {ratio}" in reason.lower()  # the reason may already name the ratio
-        account_now = f"Buffer {_si(buffer)} before the ratio falls to {result.floor:g}." if said else account
+        account_now = f"Buffer {shown} before the ratio falls to {result.floor:g}." if said else account
         out.append(Event(
             "hold", f"hold_on:{task_id}", "abook: ratio hold ON",
             f"{reason} {account_now}{paused} New downloads wait until the ratio is back at "

@@ -123,7 +123,8 @@ def metrics_text(data: Mapping[str, Any]) -> str:
         fam("abook_tracker_uploaded_bytes", "gauge", "Tracker: uploaded").add(snap.get("uploaded"))
         fam("abook_tracker_downloaded_bytes", "gauge", "Tracker: downloaded").add(snap.get("downloaded"))
         fam("abook_tracker_buffer_bytes", "gauge",
-            "What can be downloaded before the ratio falls to RATIO_FLOOR").add(account.get("buffer_bytes"))
+            "What can be downloaded before the ratio falls to RATIO_FLOOR (+Inf: no floor)").add(
+            math.inf if account.get("buffer_unlimited") else account.get("buffer_bytes"))
         fam("abook_tracker_bonus_points", "gauge", "Tracker bonus points").add(snap.get("bonus"))
         fam("abook_tracker_unsatisfied_used", "gauge", "Unsatisfied torrents").add(snap.get("unsat_count"))
         fam("abook_tracker_unsatisfied_limit", "gauge", "Unsatisfied torrents allowed").add(snap.get("unsat_limit"))

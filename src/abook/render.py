@@ -647,6 +647,13 @@ def _si(n: float | None) -> str:
     return f"{sign}{size / 1e3:.0f} kB"
 
 
+def gb_text(n: float) -> str:
+    """A byte figure of the tracker in the unit ratio-check shows it (GiB, written GB)."""
+    from .guard import gib
+
+    return f"{gib(n):.1f} GB"
+
+
 def _plural(n: int, word: str, many: str = "") -> str:
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
@@ -687,7 +694,8 @@ def summary_rows(data: dict[str, Any], *, now: Any = None, tz: Any = None) -> li
     if a:
         trend = sparkline(s.get("ratio_trend") or [])
         hold = f"hold ON: {a['hold']}" if a.get("hold") else "hold off"
-        buffer = _si(a["buffer_bytes"]) if a.get("buffer_bytes") is not None else "-"
+        buffer = ("unlimited" if a.get("buffer_unlimited") else
+                  gb_text(a["buffer_bytes"]) if a.get("buffer_bytes") is not None else "-")
         rows.append(("Account", f"ratio {_ratio_text(a.get('ratio'))}{' ' + trend if trend else ''} · "
                                 f"buffer {buffer} (to ratio {a['floor']:g}) · {hold}"))
         bits = [a.get("class") or "?"]

@@ -59,7 +59,7 @@ def test_the_hold_is_told_once_when_set_and_once_when_lifted_to_every_target(tmp
     assert sorted(m.path for m in on) == sorted([f"/{HOOK}", "/second"])  # each target once
     body = on[0].message
     assert "Ratio 1.10" in body and "RATIO_FLOOR 1.5" in body and on[0].type == "warning"
-    assert "Buffer -28.6 GB before the ratio falls to 1.5" in body  # 110 GiB / 1.5 - 100 GiB: a debt
+    assert "Buffer -26.7 GB before the ratio falls to 1.5" in body  # 110 GiB / 1.5 - 100 GiB: a debt
 
     tracker.set_ratio(3.0)
     tracker.set_user(uploaded_bytes=300 * 2**30, downloaded_bytes=100 * 2**30)

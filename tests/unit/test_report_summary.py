@@ -69,7 +69,7 @@ PANEL = """\
 │ Authors     25 of 40 catalogued                                                              │
 │ Failures    1 in 7 days · newest 2 h ago: Grab 15: no progress for 12 h; gave up after 3     │
 │             retries                                                                          │
-│ Account     ratio 1.93 ▂▂▁▂▄▆█ · buffer 57.3 GB (to ratio 1.5) · hold off                    │
+│ Account     ratio 1.93 ▂▂▁▂▄▆█ · buffer 53.4 GB (to ratio 1.5) · hold off                    │
 │             Power User · 52,100 bonus points · unsatisfied 12/100                            │
 │             VIP until 30 May 2026 (in 89 days) · checked 1 h ago                             │
 │ Runs        3 commands, none failing · last: downloads 1 min ago                             │
@@ -89,13 +89,24 @@ def test_the_weekly_notification_is_the_same_rows_as_text():
     text = render.summary_text(data, now=NOW, tz=BERLIN).splitlines()
     assert text[0] == "abook · the last 7 days · Mon 02 Mar 2026 08:00 CET"
     assert text[1] == "Library:    1,234 books (+12 in 7 days) · 40 authors"
-    assert text[8] == "Account:    ratio 1.93 ▂▂▁▂▄▆█ · buffer 57.3 GB (to ratio 1.5) · hold off"
+    assert text[8] == "Account:    ratio 1.93 ▂▂▁▂▄▆█ · buffer 53.4 GB (to ratio 1.5) · hold off"  # GiB, as ratio-check
     assert text[9].startswith("            Power User")
     # The summary is in --json too, under a key of its own (keys are only ever added).
     s = json.loads(json.dumps(data))["summary"]
     assert (s["downloaded"], s["added"], s["added_by_abook"], s["estimated_value"]) == (9, 12, 9, 112.5)
     assert (s["missing_wanted"], s["missing_queued"], s["missing_not_found"], s["next_batch"]) == (30, 1, 4, 10)
-    assert s["account"]["buffer_bytes"] == int(1.93 * 200 * GB / 1.5 - 200 * GB)
+    assert s["account"]["buffer_bytes"] == int(1.93 * 200 * GB / 1.5 - 200 * GB)  # no guard view: the snapshot's
+
+
+def test_the_buffer_is_the_guards_when_ratio_check_left_one():
+    st = world()
+    st.set_kv("guard_view", json.dumps({"buffer": {"bytes": 12 * 2**30, "gb": 12.0, "min_gb": 10.0}}))
+    data = report.core(st, report.ReportOptions(), now=NOW)
+    assert data["summary"]["account"]["buffer_bytes"] == 12 * 2**30
+    assert "buffer 12.0 GB (to ratio 1.5)" in dict(render.summary_rows(data, now=NOW, tz=BERLIN))["Account"]
+    st.set_kv("guard_view", json.dumps({"buffer": {"bytes": None, "gb": None, "min_gb": 10.0}}))
+    data = report.core(st, report.ReportOptions(), now=NOW)
+    assert "buffer unlimited" in dict(render.summary_rows(data, now=NOW, tz=BERLIN))["Account"]
 
 
 def test_a_hold_and_a_failing_command_are_what_the_panel_says_first():

@@ -229,12 +229,17 @@ def summary_section(
     wanted = missing.get(MissingStatus.WANTED, 0)
     account = None
     snap = tracker.get("now")
+    guard_buffer = tracker.get("buffer") or None
     if snap:
         vip_until = parse_iso(snap.get("vip_until"))
         account = {
             "taken_at": snap["taken_at"], "username": snap.get("username"), "class": snap.get("class"),
             "ratio": snap.get("ratio"), "floor": options.ratio_floor,
-            "buffer_bytes": buffer_bytes(snap.get("uploaded"), snap.get("downloaded"), options.ratio_floor),
+            # The guard's figure (after abook's own grabs MAM does not show yet) when ratio-check left
+            # one; else what the snapshot alone implies. None with "buffer_unlimited": no floor.
+            "buffer_bytes": guard_buffer["bytes"] if guard_buffer else buffer_bytes(
+                snap.get("uploaded"), snap.get("downloaded"), options.ratio_floor),
+            "buffer_unlimited": bool(guard_buffer) and guard_buffer.get("bytes") is None,
             "hold": tracker.get("hold"), "bonus": snap.get("bonus"), "vip_until": snap.get("vip_until"),
             "vip_days_left": round((vip_until - now).total_seconds() / 86400, 1) if vip_until else None,
             "vip_warn": bool(vip_until and 0 <= (vip_until - now).total_seconds() <= options.vip_warn_days * 86400),
