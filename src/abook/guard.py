@@ -228,6 +228,8 @@ def own_load(
     for row in rows:
         tid = str(row.get("torrent_id") or "")
         tracker = row.get("tracker") or row.get("source") or "mam"
+        if tracker != "mam":
+            continue  # a torrent of another tracker (another Prowlarr indexer) is not on MAM's account
         if exclude is not None and (tracker, tid) == exclude:
             continue
         status = row.get("status")
