@@ -112,15 +112,25 @@ def judge(
     ``queued``; refused by :func:`screen` -> ``unwanted``; a torrent that failed before ->
     ``unwanted``; the same work as an owned book -> ``owned``; the same book already queued ->
     ``queued``; a near miss of an owned book -> ``near_miss``; else ``new``.
+
+    A release that names no author (a name that could not be split) is judged on its title
+    alone: a title that matches an owned (or the wanted) book is a near miss, never owned (or
+    taken) on an author match it cannot make. A release built from less than the tracker's own
+    record (``release.basis``) says so in the reasons that rest on it.
     """
+    note = f" ({release.basis})" if release.basis else ""
     if target is not None:
         from .matching import compare
 
         wanted = compare(target, release.book())
         if wanted.verdict == "near_miss":
-            return Verdict(Judgement.DIFFERENT, f"near miss ({wanted.reason})", match=wanted)
+            return Verdict(Judgement.DIFFERENT, f"near miss ({wanted.reason}){note}", match=wanted)
         if wanted.verdict != "same":
-            return Verdict(Judgement.DIFFERENT, f"a different book ({wanted.reason})", match=wanted)
+            return Verdict(Judgement.DIFFERENT, f"a different book ({wanted.reason}){note}", match=wanted)
+        if not release.authors and target.authors:
+            return Verdict(Judgement.DIFFERENT, f"near miss (the title matches, but the release names no "
+                                                f"author to compare with {', '.join(target.authors)}){note}",
+                           match=wanted)
     if mine is not None and mine["status"] != DownloadStatus.FAILED:
         return Verdict(Judgement.QUEUED, f"already queued by abook ({mine['status']})", mine=mine)
     why = screen(release, policy)
@@ -131,13 +141,17 @@ def judge(
     book = release.book()
     match = owned.find(book)
     if match is not None and match.verdict == "same":
-        return Verdict(Judgement.OWNED, f"owned: {_label(match)}", match=match)
+        if not release.authors:
+            return Verdict(Judgement.NEAR_MISS, f"near miss of owned {_label(match)}: the release names no "
+                                                f"author, so it is not counted as owned; not grabbed{note}",
+                           match=match)
+        return Verdict(Judgement.OWNED, f"owned: {_label(match)}{note}", match=match)
     same_queued = queued.find(book)
     if same_queued is not None and same_queued.verdict == "same":
         return Verdict(Judgement.QUEUED, "same book already queued by abook", match=same_queued)
     if match is not None:
-        return Verdict(Judgement.NEAR_MISS, f"near miss of owned {_label(match)}: not grabbed", match=match)
-    return Verdict(Judgement.NEW, "not owned")
+        return Verdict(Judgement.NEAR_MISS, f"near miss of owned {_label(match)}: not grabbed{note}", match=match)
+    return Verdict(Judgement.NEW, f"not owned{note}")
 
 
 def _label(match: Match) -> str:

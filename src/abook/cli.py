@@ -177,18 +177,27 @@ def fix_metadata(
     item: Annotated[str | None, typer.Option(help="One ABS item id.")] = None,
     force: Annotated[bool, typer.Option(help="Ask again even if checked within METADATA_RECHECK_DAYS.")] = False,
     limit: Annotated[int | None, typer.Option("--max", min=1, help="Books this run (METADATA_DAILY_MAX).")] = None,
+    tidy_titles: Annotated[bool, typer.Option(
+        "--tidy-titles", help="Also take series labels, edition tags and 'A Novel' out of existing titles "
+        "and subtitles (each change recorded).")] = False,
 ) -> None:
     """Fill EMPTY metadata fields from verified matches; never overwrite; record every source.
 
     Sources in METADATA_SOURCES order (Google Books first); a later source fills only what an
-    earlier one left empty. Without --new/--all/--item: never-checked books first, then the
-    oldest checks, at most METADATA_DAILY_MAX. --dry-run prints the diff.
+    earlier one left empty; a source's subtitle that is only a series label ("The Expanse,
+    Book 2") fills the series instead. Without --new/--all/--item: never-checked books first,
+    then the oldest checks, at most METADATA_DAILY_MAX. --dry-run prints the diff.
+    --tidy-titles (opt-in) rewrites titles like "Mistborn: The Hero of Ages [Unabridged]" as
+    "The Hero of Ages" (series Mistborn #3) for the books of --new/--all/--item (every book
+    otherwise, at most --max).
 
     Examples:
 
       abook fix-metadata --new
 
       abook fix-metadata --all --dry-run
+
+      abook fix-metadata --tidy-titles --dry-run
 
       abook fix-metadata --item 8255aa41-7711-435c-8a03-c68b8e98170b --force
     """
@@ -198,7 +207,7 @@ def fix_metadata(
 
     mode = "all" if all_books else "new" if new else "default"
     with command_run(_g(ctx), "fix-metadata", {"mode": mode, "since": since, "item": item, "force": force,
-                     "max": limit}, dry_run=dry_run) as run:
+                     "max": limit, "tidy_titles": tidy_titles}, dry_run=dry_run) as run:
         st, svc = run.settings, run.services
         st.require("METADATA_SOURCES", "METADATA_DAILY_MAX", "METADATA_RETRIES", "METADATA_RECHECK_DAYS")
         selection = wf.Selection.from_options(
@@ -207,7 +216,7 @@ def fix_metadata(
         )
         result = wf.run(run.state, selection, sources=lambda: svc.sources(st.metadata_sources), abs_client=svc.abs,
                         now=utcnow, retries=st.metadata_retries, backoff=st.http_backoff, dry_run=dry_run,
-                        task_id=run.task_id, progress=run.progress())
+                        task_id=run.task_id, progress=run.progress(), tidy_titles=tidy_titles)
         render.metadata(result)
         run.conclude(result)
 

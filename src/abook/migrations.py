@@ -243,3 +243,25 @@ def m002_books_is_missing(db: Database) -> None:
     # owned (a NAS that is briefly unmounted must not trigger a mass re-download) but reports it.
     if "is_missing" not in db["books"].columns_dict:
         db["books"].add_column("is_missing", int)
+
+
+@migrations()
+def m007_downloads_tracker(db: Database) -> None:
+    # One torrent is one torrent whichever route found it: `source` keeps the route that fetches
+    # the .torrent again, `tracker` + `torrent_id` say which torrent it is. Rows from before kept
+    # a MAM torrent found through Prowlarr under its guid (".../t/<id>"): they get the MAM id.
+    import re
+
+    table = db["downloads"]
+    if "tracker" not in table.columns_dict:
+        table.add_column("tracker", str)
+    mam_guid = re.compile(r"^https?://[^/]*myanonamouse[^/]*/t/(\d+)/?$", re.I)
+    rows = list(db.execute("SELECT id, source, torrent_id FROM downloads WHERE tracker IS NULL"))
+    for row_id, source, torrent_id in rows:
+        tracker, tid = source or "mam", torrent_id
+        if source == "prowlarr":
+            found = mam_guid.match(str(torrent_id or ""))
+            if found:
+                tracker, tid = "mam", found.group(1)
+        db.execute("UPDATE downloads SET tracker=?, torrent_id=? WHERE id=?", (tracker, tid, row_id))
+    table.create_index(["tracker", "torrent_id"], if_not_exists=True)

@@ -113,8 +113,8 @@ class BookRef:
 class Release:
     """One torrent offered by a search source (MAM or Prowlarr), normalised."""
 
-    source: str  # "mam" | "prowlarr"
-    torrent_id: str  # MAM id, or Prowlarr guid
+    source: str  # the route that found it and fetches its .torrent: "mam" | "prowlarr"
+    torrent_id: str  # the tracker's id: MAM's torrent id (whichever route), else Prowlarr's guid
     title: str
     authors: tuple[str, ...] = ()
     narrators: tuple[str, ...] = ()
@@ -136,7 +136,18 @@ class Release:
     download_url: str = ""  # Prowlarr: the downloadUrl / magnetUrl
     tags: str = ""  # MAM free-text tags ("Unabridged, ...")
     description: str = ""
+    #: the tracker the torrent lives on ("mam" for a MAM torrent found through Prowlarr too), so
+    #: one torrent is one torrent whichever route found it; empty means the same as ``source``
+    tracker: str = ""
+    #: what this record could not tell, when it is less than the tracker's own record
+    #: ("Prowlarr's name only: no narrator, ..."); verdicts on it say so
+    basis: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """(tracker, torrent id): the same torrent whichever route found it."""
+        return (self.tracker or self.source, self.torrent_id)
 
     def book(self) -> BookRef:
         return BookRef(

@@ -241,7 +241,8 @@ def top10(result: Any) -> None:
         verb = "would queue" if result.dry_run else "queued"
         line = f"{prefix}{g.genre}: {verb} {g.new} new, {g.covered}/{g.wanted} covered"
         if g.short:
-            line += f" (the ranking ran out: only {g.covered} of {g.wanted})"
+            notes = "".join(f"; {n}" for n in getattr(g, "notes", []))
+            line += f" (the ranking ran out: only {g.covered} of {g.wanted}{notes})"
         echo(line)
 
 
@@ -271,14 +272,16 @@ def metadata(result: Any) -> None:
         table(
             f"{prefix}metadata {'to fill' if result.dry_run else 'filled'}",
             ["book", "field", "current -> proposed" if result.dry_run else "old -> new", "source"],
-            [[c.title, c.field, f"{_short(c.old, 20)} -> {_short(c.new)}", c.source] for c in result.changes],
+            [[c.title, c.field, f"{_short(c.old, 40 if c.field == 'title' else 20)} -> {_short(c.new)}", c.source]
+             for c in result.changes],
         )
     for name, why in result.skipped_sources.items():
         echo(f"source {name} skipped: {why}")
     counts = result.counts()
+    tidied = f"; {len(result.tidied)} titles {'would be ' if result.dry_run else ''}tidied" if result.tidied else ""
     echo(
         f"{prefix}fix-metadata: {counts['books']} books looked at, {counts['fields']} fields "
-        f"{'would be ' if result.dry_run else ''}filled; completeness {result.completeness_before}% -> "
+        f"{'would be ' if result.dry_run else ''}filled{tidied}; completeness {result.completeness_before}% -> "
         f"{result.completeness_after}%"
     )
 
@@ -424,6 +427,20 @@ _SECTIONS += [
     ("metadata", _report_metadata),
     ("tracker", _report_tracker),
 ]
+
+
+def _report_titles(t: dict[str, Any]) -> None:
+    """"Titles to tidy": one line, and a few of them when there are any."""
+    n = int(t.get("to_tidy") or 0)
+    kinds = ", ".join(f"{k} {v}" for k, v in (t.get("by_kind") or {}).items() if v)
+    echo(f"titles to tidy: {n}" + (f" ({kinds}); see `abook fix-metadata --tidy-titles --dry-run`" if n else ""))
+    if t.get("examples"):
+        table("Titles to tidy", ["title", "subtitle", "tidy"],
+              [[_short(e["title"], 50), _short(e.get("subtitle"), 30),
+                "; ".join(f"{k}: {_short(v, 40)}" for k, v in e["tidy"].items())] for e in t["examples"][:10]])
+
+
+_SECTIONS.append(("titles", _report_titles))
 
 
 # ------------------------------------------------- fill-series / fill-authors / missing

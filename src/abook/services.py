@@ -13,6 +13,7 @@ This module imports clients, sources and the domain modules, never a workflow.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from .state import State
 
 HTTP = ("HTTP_TIMEOUT", "HTTP_RETRIES", "HTTP_BACKOFF")
+log = logging.getLogger("abook")
 
 
 def _http(settings: Settings) -> dict[str, Any]:
@@ -120,6 +122,30 @@ def mam_languages(names: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(ids)
 
 
+class MamGrabsOnly:
+    """A guard for a route that reaches several trackers: the tracker guard for MAM torrents
+    (built on the first one, so a run that grabs none never reads the account), nothing for the
+    others. ``make`` None: MAM torrents pass unchecked, with one warning per run."""
+
+    def __init__(self, make: Callable[[], Guard] | None) -> None:
+        self._make = make
+        self._guard: Guard | None = None
+        self._warned = False
+
+    def __call__(self, release: Any) -> str | None:
+        if (getattr(release, "tracker", "") or release.source) != "mam":
+            return None
+        if self._make is None:
+            if not self._warned:
+                self._warned = True
+                log.warning("MAM torrents grabbed through Prowlarr are not checked against RATIO_FLOOR and "
+                            "UNSAT_MARGIN: set MAM_ID so abook can read the account")
+            return None
+        if self._guard is None:
+            self._guard = self._make()
+        return self._guard(release)
+
+
 @dataclass(frozen=True)
 class Connector:
     """One service as ``doctor`` sees it: configured or not, how to connect, what to set."""
@@ -176,7 +202,10 @@ class Services:
         chosen = source or self.settings.search_source
         if chosen not in self._searches:
             if chosen == "prowlarr":
-                self._searches[chosen] = ProwlarrSearch(self.prowlarr())
+                # With MAM_ID too, MAM torrents found through Prowlarr are read from MAM's JSON
+                # (narrators, series, snatched-before) through the run's one tracker session.
+                mam = self.mam if self.settings.configured("MAM_ID") else None
+                self._searches[chosen] = ProwlarrSearch(self.prowlarr(), mam=mam)
             else:
                 self._searches[chosen] = MamSearch(self.mam(), mam_languages(self.settings.languages))
         return self._searches[chosen]
@@ -188,20 +217,30 @@ class Services:
         return [self.keep(s) for s in build_sources(names, self.settings)]
 
     # --------------------------------------------------------------------- sets
-    def guard(self, search: SearchSource, *, dry_run: bool) -> Guard | None:
-        """The tracker guard for grabs from ``search``: MAM's account only (a Prowlarr grab is not
-        on the account abook watches); none in a dry run, which grabs nothing."""
-        if dry_run or search.name != "mam":
-            return None
+    def _tracker_guard(self) -> Guard:
         from .guard import TrackerGuard
 
         return TrackerGuard(self.state, self.mam(), self.settings.ratio_floor, self.settings.unsat_margin)  # type: ignore[arg-type]
 
+    def guard(self, search: SearchSource, *, dry_run: bool) -> Guard | None:
+        """The tracker guard for grabs from ``search``; none in a dry run, which grabs nothing.
+
+        The guard watches the MAM account, so it checks every grab of a MAM torrent, whichever
+        route found it: a MAM torrent fetched through Prowlarr is a snatch on the same account.
+        Through Prowlarr it needs MAM_ID to read the account; without it such grabs go unchecked
+        (said once per run). Other indexers' torrents are on no account abook watches."""
+        if dry_run:
+            return None
+        if search.name == "mam":
+            return self._tracker_guard()
+        return MamGrabsOnly(self._tracker_guard if self.settings.configured("MAM_ID") else None)
+
     def download_guard(self, *, dry_run: bool) -> Guard | None:
-        """The guard ``downloads`` applies before submitting a pending MAM grab (none without MAM)."""
+        """The guard ``downloads`` applies before submitting a pending grab of a MAM torrent
+        (none without MAM_ID: the account cannot be read)."""
         if dry_run or not self.settings.configured("MAM_ID"):
             return None
-        return self.guard(self.search("mam"), dry_run=False)
+        return MamGrabsOnly(self._tracker_guard)
 
     def acquisition(self, source: str | None = None, *, dry_run: bool, qbt: bool = True) -> Acquisition:
         """Search, qBittorrent, Policy and guard: what every acquisition command works with.
@@ -215,11 +254,18 @@ class Services:
                            self.guard(search, dry_run=dry_run))
 
     def fetcher(self) -> Callable[[Mapping[str, Any]], tuple[bytes | None, str | None]]:
-        """fetch(download row) -> (.torrent, magnet), building the row's search source on first use."""
+        """fetch(download row) -> (.torrent, magnet), building the row's search source on first use.
+
+        The row's route fetches it again; a MAM torrent found through Prowlarr is fetched from
+        MAM itself when Prowlarr is no longer configured but MAM_ID is (a user who switched)."""
         from .search import refetch
 
         def fetch(row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
-            return refetch(self.search(row.get("source") or "mam"), row)
+            route = row.get("source") or "mam"
+            if (route == "prowlarr" and (row.get("tracker") or "") == "mam"
+                    and not self.settings.configured("PROWLARR_URL") and self.settings.configured("MAM_ID")):
+                route = "mam"
+            return refetch(self.search(route), row)
 
         return fetch
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 # The number of steps in migrations.py (a test keeps them equal).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 @dataclass
 class Lock:
@@ -420,9 +420,20 @@ class State:
 
     # ------------------------------------------------------------ downloads
 
-    def find_download(self, *, source: str = "", torrent_id: str = "", info_hash: str = "") -> dict[str, Any] | None:
-        """abook's own record of a torrent, by tracker id or info hash (failed ones included)."""
-        if source and torrent_id:
+    def find_download(
+        self, *, tracker: str = "", torrent_id: str = "", info_hash: str = "", source: str = ""
+    ) -> dict[str, Any] | None:
+        """abook's own record of a torrent, by tracker and torrent id (whichever route found it:
+        a MAM torrent grabbed through Prowlarr is the MAM torrent), or by info hash (failed ones
+        included). ``source`` matches the route instead of the tracker."""
+        if tracker and torrent_id:
+            rows = self.q(
+                "SELECT * FROM downloads WHERE tracker=? AND torrent_id=? ORDER BY id DESC LIMIT 1",
+                (tracker, str(torrent_id)),
+            )
+            if rows:
+                return rows[0]
+        elif source and torrent_id:
             rows = self.q(
                 "SELECT * FROM downloads WHERE source=? AND torrent_id=? ORDER BY id DESC LIMIT 1",
                 (source, str(torrent_id)),
@@ -451,6 +462,7 @@ class State:
         """Insert a download and (same transaction) the decision that chose it."""
         now = iso()
         data = {"status": DownloadStatus.PENDING, "retries": 0, "created_at": now, "updated_at": now, **row}
+        data["tracker"] = data.get("tracker") or data.get("source")
         if isinstance(data.get("info_hash"), str):
             data["info_hash"] = data["info_hash"].lower()
         cols = list(data)

@@ -207,3 +207,85 @@ def test_import_killed_at_any_point_then_rerun_finishes_once(world, kill_after):
     assert len(abs_fake.find_books("Golden Son")) == 1
     t = client.get(info_hash)
     assert t is not None and t.is_complete and not t.is_paused
+
+
+# --------------------------------------------------------------------- curated titles
+def _untidy_torrents(mam: FakeMAM) -> None:
+    """Two tracker titles that carry their series: a prefix (with MAM's series_info) and a suffix
+    (no series_info at all: the label is all the tracker says)."""
+    mam.add(
+        mam_row(401, "Mistborn: The Hero of Ages", authors=["Brandon Sanderson"], narrators=["Michael Kramer"],
+                series=[("Mistborn", "3")], category=41, snatches=500),
+        mam_row(402, "The Gate of the Feral Gods: Dungeon Crawler Carl, Book 4", authors=["Matt Dinniman"],
+                narrators=["Jeff Hays"], category=41, snatches=400),
+    )
+
+
+def _download_both(env, mam, seeder, client_qbt) -> None:
+    hashes = [_seed(seeder, mam, tid) for tid in (401, 402)]
+    wait_for(lambda: len(mam._swarms) >= 2, 20, what="the seeder's announces")
+    assert run_abook(["top10", "--count", "2"], env).code == 0
+    client = client_qbt.client()
+    assert all(client.get(h) is not None for h in hashes)
+    wait_for(lambda: all((t := client.get(h)) is not None and t.is_complete for h in hashes), 120,
+             what="the downloads")
+
+
+def _shows(abs_fake: FakeABS, item_id: str) -> tuple[str, list[tuple[str, str]]]:
+    meta = abs_fake.book(item_id)["media"]["metadata"]
+    return meta["title"], [(s["name"], s["sequence"]) for s in meta["series"]]
+
+
+def test_series_prefix_and_suffix_are_imported_as_curated_titles(world):
+    env, mam, seeder, client_qbt, abs_fake, library = world
+    _untidy_torrents(mam)
+    _download_both(env, mam, seeder, client_qbt)
+    for _ in range(3):
+        res = run_abook(["downloads"], env)
+        assert res.code == 0, res.output
+        rows = {r["torrent_id"]: r for r in _db(env).execute("SELECT * FROM downloads")}
+        if rows["401"]["status"] == rows["402"]["status"] == "done":
+            break
+    assert rows["401"]["status"] == rows["402"]["status"] == "done", {k: dict(v) for k, v in rows.items()}
+    hero = library / "Brandon Sanderson" / "Mistborn" / "Vol 3 - The Hero of Ages {Michael Kramer}"
+    gate = library / "Matt Dinniman" / "Dungeon Crawler Carl" / "Vol 4 - The Gate of the Feral Gods {Jeff Hays}"
+    assert hero.is_dir() and gate.is_dir(), sorted(str(p) for p in library.rglob("*"))
+    assert json.loads((hero / "metadata.json").read_text())["series"] == ["Mistborn #3"]
+    meta = json.loads((gate / "metadata.json").read_text())
+    assert meta["title"] == "The Gate of the Feral Gods" and meta["series"] == ["Dungeon Crawler Carl #4"]
+    assert meta["authors"] == ["Matt Dinniman"] and meta["narrators"] == ["Jeff Hays"]
+    # ABS showed the book right on its first scan: the PATCH after it had no title or series to set
+    assert _shows(abs_fake, rows["401"]["abs_item_id"]) == ("The Hero of Ages", [("Mistborn", "3")])
+    assert _shows(abs_fake, rows["402"]["abs_item_id"]) == ("The Gate of the Feral Gods",
+                                                            [("Dungeon Crawler Carl", "4")])
+    for p in abs_fake.patches:
+        assert not {"title", "series"} & set((p.body or {}).get("metadata") or {}), p
+    # the scan mirrors the curated books, and there is nothing to tidy
+    assert run_abook(["scan"], env).code == 0
+    titles = {r[0] for r in _db(env).execute("SELECT title FROM books")}
+    assert {"The Hero of Ages", "The Gate of the Feral Gods"} <= titles
+    assert json.loads(run_abook(["report", "--json"], env).stdout)["titles"]["to_tidy"] == 0
+
+
+def test_without_library_path_the_patch_tidies_the_folder_title(world):
+    """qBittorrent saved into the library: ABS took the torrent's folder name as the title; the
+    PATCH after the scan replaces it with the tidy one and fills the series from the tracker."""
+    env, mam, seeder, client_qbt, abs_fake, library = world
+    env = {k: v for k, v in env.items() if k != "ABS_LIBRARY_PATH"}
+    env["QB_SAVE_PATH"] = str(library)
+    _untidy_torrents(mam)
+    _download_both(env, mam, seeder, client_qbt)
+    res = run_abook(["downloads"], env)
+    assert res.code == 0, res.output
+    rows = {r["torrent_id"]: r for r in _db(env).execute("SELECT * FROM downloads")}
+    assert rows["401"]["status"] == rows["402"]["status"] == "done", res.output
+    # the torrent's own folder, holding its one file: qBittorrent's content_path is that file
+    assert (library / "Mistborn The Hero of Ages").is_dir()
+    assert rows["401"]["content_path"].endswith("Mistborn The Hero of Ages.m4b")
+    assert _shows(abs_fake, rows["401"]["abs_item_id"]) == ("The Hero of Ages", [("Mistborn", "3")])
+    assert _shows(abs_fake, rows["402"]["abs_item_id"]) == ("The Gate of the Feral Gods",
+                                                            [("Dungeon Crawler Carl", "4")])
+    db = _db(env)
+    fixed = db.execute("SELECT old, new, source FROM metadata_corrections WHERE field='title' AND book_id=?",
+                       (rows["401"]["abs_item_id"],)).fetchone()
+    assert tuple(fixed) == ("Mistborn The Hero of Ages", "The Hero of Ages", "tracker")

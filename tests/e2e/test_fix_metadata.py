@@ -145,3 +145,109 @@ def test_report_shows_completeness_before_after_and_sources_per_field(world):
     assert "goodreads" in data["by_field"]["narrators"]
     text = run_abook(["report"], env).stdout
     assert "Fields filled, by source" in text and "last fix-metadata run: completeness" in text
+
+
+# --------------------------------------------------------------------- curated titles
+COREY = ("James S. A. Corey",)
+
+
+@pytest.fixture
+def untidy(tmp_path: Path):
+    """Sources that put the series in the subtitle, as Audible's catalog and Google Books do, and
+    a library whose titles and subtitles carry series labels and edition tags."""
+    catalogue = default_catalogue()
+    expanse = "The Expanse"
+    catalogue.add(FakeBook("Caliban's War", COREY, ((expanse, "2"),), ("Jefferson Mays",), asin="B0FAKEEXP2",
+                           isbn="9780000002002", description="<p>The war begins.</p>",
+                           subtitles={"google": "The Expanse, Book 2", "audible": "The Expanse, Book 2"}))
+    catalogue.add(FakeBook("Leviathan Wakes", COREY, ((expanse, "1"),), ("Jefferson Mays",), asin="B0FAKEEXP1",
+                           isbn="9780000002001", subtitles={"google": "Book One of the Expanse",
+                                                            "audible": "The Expanse, Book 1"}))
+    catalogue.add(FakeBook("Educated", ("Tara Westover",), (), ("Julia Whelan",), subtitle="A Memoir",
+                           asin="B0FAKEEDU1", isbn="9780000003001"))
+    abs_fake = FakeABS(token=ABS_TOKEN)
+    ids = {
+        "caliban": abs_fake.add_book("Caliban's War", authors=list(COREY), publisher="Orbit"),
+        "leviathan": abs_fake.add_book("Leviathan Wakes", authors=list(COREY), subtitle="The Expanse, Book 1",
+                                       isbn="9780000002001"),
+        "hero": abs_fake.add_book("Mistborn: The Hero of Ages [Unabridged]", authors=["Brandon Sanderson"],
+                                  series=[("Mistborn", "3")], isbn="9780000004003"),
+        "educated": abs_fake.add_book("Educated", authors=["Tara Westover"]),
+        "sapiens": abs_fake.add_book("Sapiens: A Brief History of Humankind", authors=["Yuval Noah Harari"],
+                                     isbn="9780000005001"),
+    }
+    with abs_fake.serve(), FakeGoogleBooks(catalogue) as google, FakeAudible(catalogue) as audible:
+        env = {
+            "ABS_URL": abs_fake.url, "ABS_TOKEN": ABS_TOKEN,
+            "GOOGLE_BOOKS_URL": google.url, "GOOGLE_BOOKS_API_KEY": GOOGLE_KEY, "AUDIBLE_URL": audible.url,
+            "METADATA_SOURCES": "googlebooks,audible", "ABOOK_DB": str(tmp_path / "abook.db"),
+        }
+        assert run_abook(["scan"], env).code == 0
+        yield env, abs_fake, ids
+
+
+def _meta(abs_fake: FakeABS, item_id: str) -> dict:
+    return abs_fake.book(item_id)["media"]["metadata"]
+
+
+def test_a_series_label_subtitle_fills_the_series_and_is_never_written(untidy):
+    env, abs_fake, ids = untidy
+    res = run_abook(["fix-metadata", "--all"], env)
+    assert res.code == 0, res.output
+    caliban = _patched(abs_fake, ids["caliban"])
+    assert "subtitle" not in caliban  # both sources said "The Expanse, Book 2": not a subtitle
+    assert caliban["series"] == [{"name": "The Expanse", "sequence": "2"}]
+    assert caliban["isbn"] == "9780000002002" and caliban["narrators"] == ["Jefferson Mays"]
+    meta = _meta(abs_fake, ids["caliban"])
+    assert meta["subtitle"] is None and [(s["name"], s["sequence"]) for s in meta["series"]] == [("The Expanse", "2")]
+    # a real subtitle is written
+    assert _patched(abs_fake, ids["educated"]).get("subtitle") == "A Memoir"
+    # no source label ever became a subtitle, anywhere
+    assert not any(
+        "Book" in ((p.body or {}).get("metadata") or {}).get("subtitle", "") for p in abs_fake.patches
+    )
+    db = _db(env)
+    assert db.execute("SELECT COUNT(*) FROM metadata_corrections WHERE field='subtitle' AND new LIKE '%Book%'"
+                      ).fetchone()[0] == 0
+    # titles are never changed by default, not even untidy ones
+    assert _meta(abs_fake, ids["hero"])["title"] == "Mistborn: The Hero of Ages [Unabridged]"
+    assert not any("title" in ((p.body or {}).get("metadata") or {}) for p in abs_fake.patches)
+    # ...but the report counts them
+    titles = json.loads(run_abook(["report", "--json"], env).stdout)["titles"]
+    assert titles["to_tidy"] == 2  # the Mistborn title, the Leviathan Wakes subtitle
+    assert {e["id"] for e in titles["examples"]} == {ids["hero"], ids["leviathan"]}
+    assert "titles to tidy: 2" in run_abook(["report"], env).stdout
+
+
+def test_tidy_titles_dry_run_then_for_real(untidy):
+    env, abs_fake, ids = untidy
+    dry = run_abook(["fix-metadata", "--tidy-titles", "--dry-run"], env)
+    assert dry.code == 0, dry.output
+    assert "The Hero of Ages" in dry.stdout and "tidy" in dry.stdout and "2 titles would be tidied" in dry.stdout
+    assert abs_fake.patches == []
+    assert _db(env).execute("SELECT COUNT(*) FROM metadata_corrections").fetchone()[0] == 0
+
+    res = run_abook(["fix-metadata", "--tidy-titles"], env)
+    assert res.code == 0, res.output
+    hero = _meta(abs_fake, ids["hero"])
+    assert hero["title"] == "The Hero of Ages"
+    assert [(s["name"], s["sequence"]) for s in hero["series"]] == [("Mistborn", "3")]
+    leviathan = _meta(abs_fake, ids["leviathan"])
+    assert leviathan["subtitle"] is None and leviathan["title"] == "Leviathan Wakes"
+    assert [(s["name"], s["sequence"]) for s in leviathan["series"]] == [("The Expanse", "1")]
+    # a title the cleaner cannot split is kept exactly
+    assert _meta(abs_fake, ids["sapiens"])["title"] == "Sapiens: A Brief History of Humankind"
+    assert not any(p.item_id == ids["sapiens"] and "title" in ((p.body or {}).get("metadata") or {})
+                   for p in abs_fake.patches)
+    db = _db(env)
+    rows = {(r["book_id"], r["field"]): (r["old"], r["new"]) for r in db.execute(
+        "SELECT book_id, field, old, new FROM metadata_corrections WHERE source='tidy'")}
+    assert rows[(ids["hero"], "title")] == ("Mistborn: The Hero of Ages [Unabridged]", "The Hero of Ages")
+    assert rows[(ids["leviathan"], "subtitle")][0] == "The Expanse, Book 1"
+    # the mirror follows, the report has nothing left to tidy, a second run changes nothing
+    assert db.execute("SELECT title FROM books WHERE id=?", (ids["hero"],)).fetchone()[0] == "The Hero of Ages"
+    assert json.loads(run_abook(["report", "--json"], env).stdout)["titles"]["to_tidy"] == 0
+    before = len(abs_fake.patches)
+    again = run_abook(["fix-metadata", "--tidy-titles"], env)
+    assert again.code == 0, again.output
+    assert len(abs_fake.patches) == before

@@ -233,14 +233,19 @@ def test_expired_mam_session_is_exit_3(world):
 
 
 def test_prowlarr_source(world, tmp_path):
-    from tests.fakes.prowlarr import FakeProwlarr, FakeRelease
+    from tests.fakes.prowlarr import FakeProwlarr, FakeRelease, GenericIndexer
 
     env, _mam, qbt, _ = world
+    # The genre is the indexer's category, not a word in the titles (tests/e2e/test_prowlarr.py
+    # has the MyAnonamouse indexer; this one is another tracker's).
+    tracker = GenericIndexer(3, "ExampleTracker", categories=[(3030, "Audio/Audiobook"),
+                                                              (100041, "Audiobooks - Fantasy")])
     releases = [
-        FakeRelease(title="Fantasy Newcomer - Jane Doe", grabs=40),
-        FakeRelease(title="Fantasy Old - Jane Doe", grabs=400, publish_date=datetime.now(UTC) - timedelta(days=40)),
+        FakeRelease(title="Newcomer - Jane Doe", grabs=40, categories=(3030, 100041)),
+        FakeRelease(title="Old One - Jane Doe", grabs=400, categories=(3030, 100041),
+                    publish_date=datetime.now(UTC) - timedelta(days=40)),
     ]
-    with FakeProwlarr(releases, api_key="test-prowlarr-key") as prowlarr:
+    with FakeProwlarr(releases, indexers=[tracker], api_key="test-prowlarr-key") as prowlarr:
         res = run_abook(["top10", "--source", "prowlarr", "--genre", "Fantasy", "--count", "1"],
                         {**env, "PROWLARR_URL": prowlarr.url, "PROWLARR_API_KEY": "test-prowlarr-key"})
     assert res.code == 0, res.output

@@ -2161,6 +2161,9 @@ class FakeABS:
         for key, attr in simple.items():
             if key in meta and (meta[key] is not None or key not in ("title",)):
                 setattr(item, attr, meta[key])
+        if isinstance(item.description, str) and item.description:
+            # BookScanner sanitizes every scanned description (metadata.json, desc.txt, tags)
+            item.description = sanitize_html(item.description)
         for key in ("narrators", "genres", "tags"):
             if key in meta:
                 setattr(item, key, list(meta[key]))

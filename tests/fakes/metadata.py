@@ -64,10 +64,16 @@ class FakeBook:
     services: frozenset[str] = frozenset({"google", "goodreads", "audible", "hardcover"})
     readers: int = 100  # popularity, for ordering duplicates
     id: int = 0  # assigned by the catalogue
+    # What one service puts in ``subtitle`` when it is not the book's own: Audible's catalog
+    # often restates the series there ("The Expanse, Book 2"), Google Books "Book Two of ...".
+    subtitles: dict[str, str] = field(default_factory=dict)
 
     @property
     def year(self) -> str:
         return self.release_date[:4]
+
+    def subtitle_for(self, service: str) -> str:
+        return self.subtitles.get(service, self.subtitle)
 
     @property
     def upcoming(self) -> bool:
@@ -109,7 +115,8 @@ class Catalogue:
 
 def default_catalogue() -> Catalogue:
     """A series with novellas (0.5, 2.5), an omnibus (Books 1-3), an upcoming book, an abridged
-    Audible edition, a standalone, a co-written book, and a same-title book by someone else."""
+    Audible edition, a standalone, a co-written book, and a same-title book by someone else.
+    Audible's subtitles restate the series ("Example Saga, Book 1"), as its catalog does."""
     soon = (date.today() + timedelta(days=200)).isoformat()
     saga = "Example Saga"
     jane = ("Jane Author",)
@@ -121,13 +128,14 @@ def default_catalogue() -> Catalogue:
             FakeBook("First Book", jane, ((saga, "1"),), ("Nora Narrator",),
                      asin="B0FAKE0001", isbn="9780000000011", release_date="2010-05-04",
                      duration_minutes=610, description="<p>It <b>begins</b>.</p><p>Second para.</p>",
-                     genres=("Fantasy", "Epic"), readers=900),
+                     genres=("Fantasy", "Epic"), readers=900, subtitles={"audible": f"{saga}, Book 1"}),
             FakeBook("First Book", jane, ((saga, "1"),), ("Someone Else",),
                      subtitle="Abridged", asin="B0FAKE001A", release_date="2011-01-01",
                      duration_minutes=180, abridged=True, services=frozenset({"audible"})),
             FakeBook("Second Book", jane, ((saga, "2"),), ("Nora Narrator",),
                      asin="B0FAKE0002", isbn="9780000000028", release_date="2011-06-01",
-                     duration_minutes=640, readers=700),
+                     duration_minutes=640, readers=700,
+                     subtitles={"audible": f"{saga}, Book 2", "google": f"Book Two of the {saga}"}),
             FakeBook("Between Tales", jane, ((saga, "2.5"),), ("Nora Narrator",),
                      asin="B0FAKE0025", release_date="2012-09-01", duration_minutes=120),
             FakeBook("Third Book", jane, ((saga, "3"),), ("Nora Narrator",),
@@ -151,7 +159,8 @@ def default_catalogue() -> Catalogue:
             FakeBook("Children of Time", ("Adrian Tchaikovsky",), (("Children of Time", "1"),),
                      ("Mel Hudson",), asin="B0FAKECOT1", isbn="9781447273301",
                      release_date="2015-06-04", duration_minutes=972, genres=("Science Fiction",),
-                     services=frozenset({"goodreads", "audible", "hardcover"})),
+                     services=frozenset({"goodreads", "audible", "hardcover"}),
+                     subtitles={"audible": "Children of Time, Book 1"}),
         ]
     )
 
@@ -341,8 +350,8 @@ class FakeGoogleBooks(FakeServer):
                 {"type": "OTHER", "identifier": f"FAKE:{book.id}"}
             ],
         )
-        if book.subtitle:
-            info["subtitle"] = book.subtitle
+        if book.subtitle_for("google"):
+            info["subtitle"] = book.subtitle_for("google")
         for key in ("previewLink", "infoLink", "canonicalVolumeLink"):
             info[key] = f"https://books.google.com/books?id={item['id']}"
         for link in info.get("imageLinks", {}):
@@ -477,8 +486,8 @@ class FakeAudible(FakeServer):
                 "1024": f"https://m.media-amazon.com/images/I/{book.asin}._SL1024_.jpg",
             },
         )
-        if book.subtitle:
-            item["subtitle"] = book.subtitle
+        if book.subtitle_for("audible"):
+            item["subtitle"] = book.subtitle_for("audible")
         else:
             item.pop("subtitle", None)
         if not item["series"]:
@@ -626,7 +635,7 @@ class FakeHardcover(FakeServer):
         return {
             "id": book.id,
             "title": book.title,
-            "subtitle": book.subtitle or None,
+            "subtitle": book.subtitle_for("hardcover") or None,
             "description": re.sub(r"</p>\s*<p>", "\n\n", book.description).replace("<p>", "")
             .replace("</p>", "") or None,
             "release_date": book.release_date,

@@ -19,7 +19,7 @@ PACKAGE = SRC / "abook"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("abook", "abook.errors", "abook.models", "abook.config", "abook.progress", "abook.http",
               "abook.torrent", "abook.times")),
-    ("domain", ("abook.matching", "abook.library", "abook.acquisition", "abook.bibliography")),
+    ("domain", ("abook.matching", "abook.library", "abook.acquisition", "abook.bibliography", "abook.tidy")),
     ("adapters", ("abook.clients", "abook.sources", "abook.state", "abook.migrations", "abook.search",
                   "abook.guard")),
     ("workflows", ("abook.workflows",)),
@@ -142,7 +142,8 @@ def test_no_import_loop():
     assert not loops, f"import loops: {loops}"
 
 
-@pytest.mark.parametrize("module", ["abook.matching", "abook.library", "abook.acquisition", "abook.bibliography"])
+@pytest.mark.parametrize("module", ["abook.matching", "abook.library", "abook.acquisition", "abook.bibliography",
+                                    "abook.tidy"])
 def test_pure_modules_do_no_io(module):
     g = graph()
     members = [m for m in g if m == module or m.startswith(module + ".")]

@@ -469,6 +469,17 @@ def test_scan_reads_folders_and_metadata_json(tmp_path: Path) -> None:
         assert rows["Dune"]["media"]["metadata"]["publisher"] == "Macmillan Audio"
 
 
+def test_scanned_description_is_sanitized_like_abs(tmp_path: Path) -> None:
+    root = tmp_path / "library"
+    make_book(root, "A Author/Some Title", "a.m4b", metadata={
+        "title": "Some Title", "description": "<p>Kept <b>bold</b></p><script>alert(1)</script><font>x</font>"})
+    fake = FakeABS(library_path=root, scan_delay=0)
+    with fake.serve():
+        fake.scan_now()
+        (item_id,) = fake.find_books("Some Title")
+        assert fake.book(item_id)["media"]["metadata"]["description"] == "<p>Kept <b>bold</b></p>x"
+
+
 def test_watcher_update(tmp_path: Path) -> None:
     root = tmp_path / "lib"
     root.mkdir()

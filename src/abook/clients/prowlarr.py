@@ -1,4 +1,5 @@
-"""Prowlarr (API v1): search every configured indexer, and fetch what a result points at.
+"""Prowlarr (API v1): its indexers and their categories, searches, and the .torrent (or magnet) a
+result points at. The records are parsed in :mod:`abook.clients.prowlarrdata`.
 
 Quirks handled here (see the research note on Prowlarr for the evidence):
 
@@ -11,7 +12,12 @@ Quirks handled here (see the research note on Prowlarr for the evidence):
   httpx follow a redirect into the magnet scheme, we return the magnet instead.
 - Null fields are omitted from results: every field is optional. Usenet results are dropped: abook
   only feeds qBittorrent.
-- A 400 ``{"message": ...}`` means every indexer is unavailable; the message is passed on.
+- A 400 ``{"message": ...}`` means every selected indexer is unavailable (disabled, or backing
+  off after failures); the message is passed on. An indexer that fails *during* a search adds
+  nothing and Prowlarr still answers 200 (``SearchController`` swallows it): callers must not take
+  an empty page for the end of a catalogue without saying so.
+- ``GET /api/v1/indexer`` carries each indexer's settings (``fields``), the tracker's own session
+  cookie among them: only ids, names, flags and categories are kept.
 """
 
 from __future__ import annotations
@@ -20,14 +26,15 @@ import html
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import BadResponse, ServiceError
 from ..http import HttpService, redact
 from ..models import Release
+from .prowlarrdata import AUDIOBOOK_CATEGORY, Indexer, parse_indexer, parse_release
 
 if TYPE_CHECKING:
     import httpx
@@ -35,9 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("abook.prowlarr")
 
 AUTH_MESSAGE = "Prowlarr refused PROWLARR_API_KEY: copy the key from Prowlarr (Settings -> General -> API Key)"
-AUDIOBOOK_CATEGORY = 3030
 _REDIRECTS = (301, 302, 303, 307, 308)
-_FILETYPE_RE = re.compile(r"\b(m4b|m4a|mp3|flac|ogg|opus|aac|wma|epub|mobi|azw3|pdf)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -47,70 +52,6 @@ class ProwlarrStatus:
     app_name: str
     version: str
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-
-def _iso(value: Any) -> str:
-    """Prowlarr's ISO-8601 publishDate -> "YYYY-MM-DDTHH:MM:SSZ" (as MAM's ``added``)."""
-    if not value:
-        return ""
-    text = str(value).strip()
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return text
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else 0
-    except (TypeError, ValueError):
-        return 0
-
-
-def _main_category(ids: list[int]) -> str:
-    if AUDIOBOOK_CATEGORY in ids:
-        return "audiobook"
-    if any(7000 <= i < 8000 for i in ids):
-        return "ebook"
-    return "other"
-
-
-def parse_release(item: dict[str, Any]) -> Release:
-    """One ReleaseResource -> :class:`Release`. Every field may be missing."""
-    cats = [c for c in item.get("categories") or [] if isinstance(c, dict)]
-    ids = [_int(c.get("id")) for c in cats]
-    # The first standard (< 100000) category names the release best; custom ones are tracker-local.
-    standard = [c for c in cats if _int(c.get("id")) < 100000]
-    category = str((standard or cats or [{}])[0].get("name") or "")
-    flags = {str(f).strip().lower() for f in item.get("indexerFlags") or []}
-    title = str(item.get("title") or "").strip()
-    filetypes: list[str] = []
-    for match in _FILETYPE_RE.finditer(title):
-        kind = match.group(1).lower()
-        if kind not in filetypes:
-            filetypes.append(kind)
-    info_hash = str(item.get("infoHash") or "").strip().lower()
-    url = str(item.get("downloadUrl") or item.get("magnetUrl") or "")
-    guid = str(item.get("guid") or "") or info_hash or url
-    return Release(
-        source="prowlarr",
-        torrent_id=guid,
-        title=title,
-        category=category,
-        main_category=_main_category(ids),
-        filetypes=tuple(filetypes),
-        size=max(0, _int(item.get("size"))),
-        seeders=_int(item.get("seeders")),
-        leechers=_int(item.get("leechers")),
-        snatches=_int(item.get("grabs")),
-        added=_iso(item.get("publishDate")),
-        freeleech="freeleech" in flags,
-        info_hash=info_hash,
-        download_url=url,
-        raw=dict(item),
-    )
 
 
 class Prowlarr:
@@ -173,6 +114,15 @@ class Prowlarr:
             )
         return ProwlarrStatus(app_name=app or "Prowlarr", version=str(data.get("version") or ""), raw=data)
 
+    # ----------------------------------------------------------- indexers
+    def indexers(self) -> list[Indexer]:
+        """Every indexer Prowlarr has, with its categories (``capabilities.categories``)."""
+        data = self.http.get_json("/api/v1/indexer", headers=self._key_header())
+        if not isinstance(data, list):
+            raise BadResponse("Prowlarr indexer list answered with an unexpected shape (not a list)",
+                              service="Prowlarr")
+        return [parse_indexer(item) for item in data if isinstance(item, dict)]
+
     # ------------------------------------------------------------- search
     def search(
         self,
@@ -183,11 +133,14 @@ class Prowlarr:
         limit: int = 100,
         offset: int = 0,
         indexer_ids: tuple[int, ...] | list[int] = (),
+        known: Mapping[int, Indexer] | None = None,
     ) -> list[Release]:
         """Search all (or the given) indexers; torrent results only, normalised.
 
         ``type="book"`` lets indexers that support it parse ``{author:...}{title:...}`` tokens;
-        ``limit``/``offset`` apply per indexer, as Prowlarr passes them on.
+        ``limit``/``offset`` apply per indexer, as Prowlarr passes them on. ``known`` (indexers by
+        id, from :meth:`indexers`) names the indexer-specific categories of each result and tells
+        a MyAnonamouse release by its indexer.
         """
         params: list[tuple[str, str | int]] = [("query", query), ("type", type)]
         params += [("categories", int(c)) for c in categories]
@@ -197,10 +150,9 @@ class Prowlarr:
             "GET", "/api/v1/search", params=params, headers=self._key_header(), ok=(400,)
         )
         if response.status_code == 400:
-            raise ServiceError(
-                f"Prowlarr search failed: {_message(response) or 'bad request'}",
-                service="Prowlarr", status=400,
-            )
+            said = _message(response) or "bad request"
+            hint = "; check the indexer in Prowlarr (Indexers, System -> Status)" if "unavailable" in said else ""
+            raise ServiceError(f"Prowlarr search failed: {said}{hint}", service="Prowlarr", status=400)
         data = self.http.decode(response, "GET /api/v1/search")
         if not isinstance(data, list):
             raise BadResponse("Prowlarr search answered with an unexpected shape (not a list)", service="Prowlarr")
@@ -210,7 +162,8 @@ class Prowlarr:
                 continue
             if str(item.get("protocol") or "torrent").lower() == "usenet":
                 continue
-            releases.append(parse_release(item))
+            indexer = known.get(_int_or(item.get("indexerId"))) if known else None
+            releases.append(parse_release(item, indexer))
         return releases
 
     # -------------------------------------------------------------- fetch
@@ -262,6 +215,13 @@ class Prowlarr:
         raise BadResponse(f"Prowlarr redirected the download of {label!r} too many times", service="Prowlarr")
 
 
+def _int_or(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
 def _message(response: httpx.Response) -> str:
     """The human part of a Prowlarr error: JSON ``message``/``title``, Newznab XML ``description``."""
     text = response.text.strip()
@@ -284,4 +244,4 @@ def _message(response: httpx.Response) -> str:
     return redact(text.splitlines()[0])[:200]
 
 
-__all__ = ["AUDIOBOOK_CATEGORY", "Prowlarr", "ProwlarrStatus", "parse_release"]
+__all__ = ["AUDIOBOOK_CATEGORY", "Indexer", "Prowlarr", "ProwlarrStatus", "parse_release"]

@@ -106,8 +106,18 @@ def _mam(client: Any, _library: str, _category: str) -> tuple[str | None, str]:
 
 
 def _prowlarr(client: Any, _library: str, _category: str) -> tuple[str | None, str]:
+    from ..clients.prowlarrdata import category_genre
+
     status = client.system_status()
-    return status.version, status.app_name
+    books = [ix for ix in client.indexers() if ix.audiobooks]
+    if not books:
+        return status.version, (f"{status.app_name}; no enabled torrent indexer with audiobooks (category 3030): "
+                                "top10 and search find nothing until one is added in Prowlarr")
+    shown = []
+    for ix in books:
+        genres = sum(1 for c in ix.categories if c.custom and category_genre(c.name))
+        shown.append(f"{ix.name} ({genres} genres)" if genres else f"{ix.name} (no genre categories)")
+    return status.version, f"{status.app_name}; audiobook indexers: {', '.join(shown)}"
 
 
 PROBES: dict[str, Callable[[Any, str, str], tuple[str | None, str]]] = {

@@ -10,11 +10,13 @@ One pass (run every 5 minutes by cron):
    ``MAX_ACTIVE_DOWNLOADS`` unfinished torrents (each passes the ratio guard again);
 3. **import** completed ones: with ``ABS_LIBRARY_PATH`` hardlink (copy across file systems) the
    files to ``Author/Series/Vol N - Title {Narrator}/`` with a ``metadata.json`` that ABS reads
-   first; without it qBittorrent already saved into an ABS folder. Then ask ABS to scan and find
-   the new item (by path, else by matching), bounded in time; a book ABS has not shown yet is
-   looked for again on the next run;
-4. **apply** what the tracker said (narrators, series + sequence, language, authors) to the ABS
-   item's empty fields only, recording each field's source.
+   first; without it qBittorrent already saved into an ABS folder. Both carry the tracker's title
+   tidied (:func:`tracker_book`: no series label, no edition tag; the series and sequence it
+   names). Then ask ABS to scan and find the new item (by path, else by matching), bounded in
+   time; a book ABS has not shown yet is looked for again on the next run;
+4. **apply** what the tracker said (narrators, series + sequence, language, authors, description)
+   to the ABS item's empty fields only, recording each field's source; a title ABS read from the
+   torrent's folder or tags is replaced only when it is an untidy form of the same title.
 
 abook never deletes a torrent or its files, and never pauses or stops one here.
 """
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AbookError, AuthError, PartialFailure, ServiceError
 from ..models import DownloadStatus as S
+from ..models import SeriesRef
 from ..progress import NullProgress, Progress
 from ..times import iso, parse_iso
 from .grab import Submitter, extra_tags
@@ -130,40 +133,114 @@ def library_folder(
     return Path(*parts)
 
 
-def metadata_json(download: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``metadata.json`` ABS reads first for a new folder (format of abmetadataGenerator)."""
+@dataclass(frozen=True)
+class TrackerBook:
+    """What the tracker said about a download, tidied for the library: the title without its
+    series label or edition tags (:func:`abook.tidy.tidy`), the series with a sequence ABS can
+    read, every author and narrator, the language and the tracker's description."""
+
+    title: str
+    raw_title: str
+    authors: tuple[str, ...] = ()
+    narrators: tuple[str, ...] = ()
+    series: tuple[SeriesRef, ...] = ()
+    language: str = ""
+    description: str = ""
+    genres: tuple[str, ...] = ()
+
+
+def _names(values: Any, joined: str | None) -> tuple[str, ...]:
+    names = [str(v).strip() for v in values or [] if str(v).strip()]
+    if not names:
+        names = [n.strip() for n in (joined or "").split(",") if n.strip()]
+    return tuple(dict.fromkeys(names))
+
+
+def _sequence(position: Any) -> str | None:
+    """A tracker's series position as an ABS sequence ("1 - 5" -> "1-5", "03" -> "3"). ABS reads
+    ``"Name #seq"`` only when seq has no space or "#", so anything else that is not a position
+    is dropped rather than glued into the series name."""
+    from ..tidy import position_text
+
+    text = str(position or "").strip()
+    if not text:
+        return None
+    return position_text(text) or (text if not re.search(r"[\s#]", text) else None)
+
+
+def tracker_book(download: Mapping[str, Any]) -> TrackerBook:
+    """The download row (its JSON ``payload`` first, the columns after) as a :class:`TrackerBook`."""
+    from ..tidy import byline, tidy
+
     payload = json.loads(download.get("payload") or "{}")
-    series = []
-    for name, pos in payload.get("series") or []:
-        series.append(f"{name} #{pos}" if pos else name)
+    series: list[SeriesRef] = []
+    for entry in payload.get("series") or []:
+        name, pos = [*entry, None, None][:2] if isinstance(entry, list | tuple) else (entry, None)
+        if name and str(name).strip():
+            series.append(SeriesRef(str(name).strip(), _sequence(pos)))
     if not series and download.get("series"):
-        pos = download.get("series_position")
-        series.append(f"{download['series']} #{pos}" if pos else download["series"])
+        series.append(SeriesRef(str(download["series"]).strip(), _sequence(download.get("series_position"))))
+    raw = str(download.get("title") or payload.get("title") or "")
+    # Prowlarr's MAM releases carry the author only in the title ("... by Author [ENG / m4b]")
+    authors = _names(payload.get("authors"), download.get("author")) or byline(raw)
+    cleaned = tidy(raw, series=series, authors=authors)
+    return TrackerBook(
+        title=cleaned.title or raw,
+        raw_title=raw,
+        authors=authors,
+        narrators=_names(payload.get("narrators"), download.get("narrator")),
+        series=tuple(SeriesRef(s.name, _sequence(s.position)) for s in cleaned.series),
+        language=str(payload.get("language") or download.get("language") or ""),
+        description=str(payload.get("description") or "").strip(),
+        genres=(str(download["genre"]),) if download.get("genre") else (),
+    )
+
+
+def metadata_json(download: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``metadata.json`` ABS reads first for a new folder (ABS 2.36 ``abmetadataGenerator``
+    ``parseJson``: flat keys, people as strings, series as ``"Name #sequence"``), so the book
+    shows with its clean title, series and sequence on the very first scan."""
+    book = tracker_book(download)
     data: dict[str, Any] = {
-        "title": download.get("title"),
-        "authors": payload.get("authors") or [a.strip() for a in (download.get("author") or "").split(",") if a.strip()],
-        "narrators": payload.get("narrators") or [n.strip() for n in (download.get("narrator") or "").split(",") if n.strip()],
-        "series": series,
-        "language": payload.get("language") or download.get("language") or None,
+        "title": book.title,
+        "authors": list(book.authors),
+        "narrators": list(book.narrators),
+        "series": [f"{s.name} #{s.position}" if s.position else s.name for s in book.series],
+        "language": book.language or None,
+        "description": book.description or None,
+        "genres": list(book.genres),
     }
-    if download.get("genre"):
-        data["genres"] = [download["genre"]]
     return {k: v for k, v in data.items() if v not in (None, [], "")}
 
 
 def tracker_metadata(download: Mapping[str, Any]) -> dict[str, Any]:
-    """What the tracker told us, in the shapes ABS's PATCH accepts."""
-    meta = metadata_json(download)
-    series = []
-    for entry in meta.get("series", []):
-        name, _, seq = entry.rpartition(" #") if " #" in entry else (entry, "", "")
-        series.append({"name": name, "sequence": seq or None})
+    """What the tracker told us, in the shapes ABS's PATCH accepts (authors as objects,
+    sequences as strings)."""
+    book = tracker_book(download)
     return {
-        "authors": [{"name": a} for a in meta.get("authors", [])],
-        "narrators": list(meta.get("narrators", [])),
-        "series": series,
-        "language": meta.get("language"),
+        "authors": [{"name": a} for a in book.authors],
+        "narrators": list(book.narrators),
+        "series": [{"name": s.name, "sequence": s.position} for s in book.series],
+        "language": book.language or None,
+        "description": book.description or None,
     }
+
+
+def retitle(current: str | None, book: TrackerBook) -> str | None:
+    """The title the PATCH after the scan sets, or None to leave ABS's.
+
+    ABS may have read the new item's title from a folder or file name or the audio tags (no
+    ``metadata.json`` when qBittorrent saved straight into the library): when that is a dirty
+    form of the same title ("Mistborn - The Hero of Ages [Unabridged]"), the tidy one replaces
+    it; a title that says something else is left alone."""
+    from ..tidy import tidy, title_key
+
+    if not book.title or current == book.title:
+        return None
+    if not current or not current.strip() or title_key(current) == title_key(book.raw_title):
+        return book.title
+    mine = tidy(current, series=book.series, authors=book.authors).title
+    return book.title if title_key(mine) == title_key(book.title) else None
 
 
 def link_tree(source: Path, target: Path) -> list[Path]:
@@ -354,8 +431,9 @@ class Downloads:
                     self._retry(d, "import", f"downloaded files not found at {full.get('content_path')!r}",
                                 lambda: None)
                     continue
-                folder = library_folder(full["author"] or "", full["title"] or "", series=full["series"] or "",
-                                        position=full["series_position"] or "", narrator=full["narrator"] or "")
+                # A folder chosen by an earlier run is kept: a run killed after linking (or an
+                # upgrade that tidies titles differently) must not make a second item.
+                folder = Path(full["import_path"]) if full.get("import_path") else book_folder(full)
                 if self.dry_run:
                     self.progress.event(f"#{d['id']} would import into {folder}")
                     continue
@@ -402,6 +480,9 @@ class Downloads:
         item_id = d["abs_item_id"]
         current = self.abs_client.item(item_id).metadata_values()
         patch = fill_empty(current, tracker_metadata(full))
+        title = retitle(current.get("title"), tracker_book(full))
+        if title is not None:
+            patch["title"] = title
         if patch:
             self.abs_client.patch_media(item_id, {"metadata": patch})
             self.state.record_corrections(item_id, current, patch, "tracker", self.task_id)
@@ -464,9 +545,18 @@ def _release_of(d: Mapping[str, Any]) -> Any:
     from ..models import Release
 
     return Release(
-        source=d.get("source") or "", torrent_id=str(d.get("torrent_id") or ""), title=d.get("title") or "",
+        source=d.get("source") or "", tracker=d.get("tracker") or "", torrent_id=str(d.get("torrent_id") or ""),
+        title=d.get("title") or "",
         size=int(d.get("size") or 0), freeleech=bool(d.get("freeleech")), vip=bool(d.get("vip")),
     )
+
+
+def book_folder(d: Mapping[str, Any]) -> Path:
+    """The library folder of a download (:func:`library_folder` of its :class:`TrackerBook`)."""
+    book = tracker_book(d)
+    first = book.series[0] if book.series else None
+    return library_folder(", ".join(book.authors), book.title, series=first.name if first else "",
+                          position=(first.position or "") if first else "", narrator=", ".join(book.narrators))
 
 
 def _find_item(items: Iterable[AbsItem], d: Mapping[str, Any], folder: Path | None) -> AbsItem | None:
@@ -482,18 +572,27 @@ def _find_item(items: Iterable[AbsItem], d: Mapping[str, Any], folder: Path | No
     elif d.get("content_path"):
         from pathlib import PurePosixPath
 
-        name = PurePosixPath(str(d["content_path"])).name
+        path = PurePosixPath(str(d["content_path"]))
+        names = {path.name}
+        # qBittorrent's content_path of a torrent with one file is that file, also when the file
+        # sits in the torrent's folder (the usual "Title/Title.m4b"): ABS's item is the folder
+        if path.suffix.lower() in AUDIO_EXT:
+            names.add(path.parent.name)
+        names.discard("")
         for item in items:
             rel = item.rel_path.strip("/")
-            if name and (rel == name or rel.endswith("/" + name)):
+            if any(rel == name or rel.endswith("/" + name) for name in names):
                 return item
     from ..matching import compare
     from ..models import BookRef
 
-    offered = BookRef(title=d.get("title") or "",
-                      authors=tuple(a.strip() for a in (d.get("author") or "").split(",") if a.strip()))
+    book = tracker_book(d)
+    # the tidy book, and the tracker's own title (what a folder named after the torrent says)
+    offers = [BookRef(title=book.title, authors=book.authors, series=book.series)]
+    if book.raw_title != book.title:
+        offers.append(BookRef(title=book.raw_title, authors=book.authors))
     for item in items:
         have = BookRef(title=item.title or "", authors=tuple(a.name for a in item.people()))
-        if compare(have, offered).verdict == "same":
+        if any(compare(have, offered).verdict == "same" for offered in offers):
             return item
     return None

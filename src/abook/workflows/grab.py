@@ -66,9 +66,10 @@ class Shelf:
                    LibraryIndex(queued_books(state)))
 
     def mine(self, release: Release) -> dict[str, Any] | None:
-        """abook's earlier download of this very torrent, by tracker id or info hash."""
-        return self.state.find_download(source=release.source, torrent_id=release.torrent_id,
-                                        info_hash=release.info_hash)
+        """abook's earlier download of this very torrent, by tracker id (whichever route found
+        it) or info hash."""
+        tracker, torrent_id = release.identity
+        return self.state.find_download(tracker=tracker, torrent_id=torrent_id, info_hash=release.info_hash)
 
     def remember(self, *books: BookRef) -> None:
         for book in books:
@@ -279,6 +280,7 @@ def _download_row(
         series = book.series[0]
     return {
         "source": release.source,
+        "tracker": release.identity[0],
         "torrent_id": str(release.torrent_id),
         "info_hash": info_hash,
         "title": release.title,

@@ -1,11 +1,20 @@
 """``abook fix-metadata``: fill empty fields only, from verified matches, remembering every source.
 
 Per book: find the empty fields in the mirror (no request at all when none is empty or the book
-was checked within ``METADATA_RECHECK_DAYS``), ask the sources in order, keep only candidates that
-matching calls the *same work* (study guides and summaries are rejected even when a source ranks
-them first), merge them so that a later source fills only what earlier ones left empty, re-read
-the live ABS item, and PATCH only fields that are still empty there. Every written field is a
-``metadata_corrections`` row and an entry in the book's field -> source map.
+was checked within ``METADATA_RECHECK_DAYS``), ask the sources in order (with the book's tidy
+title), keep only candidates that matching calls the *same work* and whose tidy title is the
+book's (study guides and summaries are rejected even when a source ranks them first), merge them
+so that a later source fills only what earlier ones left empty, re-read the live ABS item, and
+PATCH only fields that are still empty there. Every written field is a ``metadata_corrections``
+row and an entry in the book's field -> source map.
+
+A source's values pass the same cleaner as the import (:func:`abook.tidy.tidy`): a subtitle that
+only names the series ("The Expanse, Book 2", Audible's habit) or only says "A Novel" is no
+subtitle — it fills the series and sequence when the book has none, and is dropped otherwise.
+
+``--tidy-titles`` (opt-in, never by default) also tidies the titles and subtitles the library
+already has: series labels, edition tags and marketing taken out, a label's series filling an
+empty series; each change is a correction with the source ``tidy``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AbookError, PartialFailure
 from ..library import book_ref
+from ..models import BookRef, SeriesRef
 from ..progress import NullProgress, Progress
 from ..times import iso, parse_iso
 
@@ -73,9 +83,17 @@ class MetadataResult:
     skipped_sources: dict[str, str] = field(default_factory=dict)
     completeness_before: float = 0.0
     completeness_after: float = 0.0
+    #: ``--tidy-titles``: the books whose title, subtitle or series was tidied (status "tidied")
+    tidied: list[BookOutcome] = field(default_factory=list)
 
     @property
     def changes(self) -> list[Change]:
+        """Every change, the tidied titles first."""
+        return [c for b in (*self.tidied, *self.books) for c in b.changes]
+
+    @property
+    def filled(self) -> list[Change]:
+        """The fields filled from sources (not the tidied titles)."""
         return [c for b in self.books for c in b.changes]
 
     def error(self) -> PartialFailure | None:
@@ -84,9 +102,11 @@ class MetadataResult:
         return PartialFailure(f"{failed} books failed (see abook report)") if failed else None
 
     def counts(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"books": len(self.books), "fields": len(self.changes)}
+        out: dict[str, Any] = {"books": len(self.books), "fields": len(self.filled)}
         for b in self.books:
             out[b.status] = out.get(b.status, 0) + 1
+        if self.tidied:
+            out["tidied"] = len(self.tidied)
         out["completeness_before"] = self.completeness_before
         out["completeness_after"] = self.completeness_after
         return out
@@ -123,9 +143,13 @@ def fill_empty(current: Mapping[str, Any], proposed: Mapping[str, Any]) -> dict[
 
 
 def candidate_values(c: Candidate) -> dict[str, Any]:
-    """A candidate's fields in the shapes ABS's PATCH accepts."""
+    """A candidate's fields in the shapes ABS's PATCH accepts, after the title cleaner: a subtitle
+    that is only a series label is dropped, its series and sequence fill the candidate's."""
+    from ..tidy import tidy
+
+    clean = tidy(c.title, subtitle=c.subtitle, series=c.series, authors=c.authors)
     return {
-        "subtitle": c.subtitle or None,
+        "subtitle": clean.subtitle or None,
         "description": c.description or None,
         "publisher": c.publisher or None,
         "publishedYear": c.year or None,
@@ -134,7 +158,7 @@ def candidate_values(c: Candidate) -> dict[str, Any]:
         "genres": list(c.genres) or None,
         "language": c.language or None,
         "narrators": list(c.narrators) or None,
-        "series": [{"name": s.name, "sequence": s.position} for s in c.series] or None,
+        "series": [{"name": s.name, "sequence": s.position} for s in clean.series] or None,
         "authors": [{"name": a} for a in c.authors] or None,
         "cover": c.cover_url or None,
     }
@@ -152,16 +176,90 @@ def merge(wanted: Iterable[str], verified: Sequence[Candidate]) -> dict[str, tup
     return out
 
 
-def verify(book: Any, candidates: Iterable[Candidate]) -> Candidate | None:
-    """The first candidate that is the same work (and not a summary, study guide or omnibus)."""
+def verify(book: BookRef, candidates: Iterable[Candidate]) -> Candidate | None:
+    """The first candidate that is the same work (and not a summary, study guide or omnibus) and
+    whose tidy title is the book's: the title is never overwritten, so a candidate that names the
+    book differently would fill its fields with another book's."""
     from ..matching import compare, edition_class
+    from ..tidy import same_title, tidy
 
     for cand in candidates:
         if edition_class(cand.title, "", cand.subtitle) & {"summary", "omnibus"}:
             continue
+        # either side's series may explain the other's title ("Mistborn: The Hero of Ages")
+        both = (*book.series, *cand.series)
+        mine = tidy(book.title, series=both, authors=book.authors).title
+        theirs = tidy(cand.title, subtitle=cand.subtitle, series=both, authors=cand.authors).title
+        if not same_title(mine, theirs):
+            continue
         if compare(book, cand.book()).verdict == "same":
             return cand
     return None
+
+
+def keep_subtitle(title: str | None, subtitle: Any) -> bool:
+    """A subtitle the book's title already ends with ("Educated: A Memoir") is not written."""
+    from ..matching import fold
+
+    if not isinstance(subtitle, str) or not subtitle.strip():
+        return False
+    t, sub = fold(title or ""), fold(subtitle)
+    return not (t.endswith(sub) and t != sub)
+
+
+# ------------------------------------------------------------------ tidy titles
+def row_series(row: Mapping[str, Any]) -> tuple[SeriesRef, ...]:
+    return tuple(SeriesRef(s["name"], s.get("sequence")) for s in row.get("series") or []
+                 if isinstance(s, dict) and s.get("name"))
+
+
+def tidy_plan(title: str | None, subtitle: str | None, series: Sequence[Mapping[str, Any]],
+              authors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What ``--tidy-titles`` writes for a book with these values (the PATCH ``metadata``): the
+    tidy title, the subtitle without a series label or marketing (None clears it), and the
+    series a label names (or the sequence it gives) when the book's series says nothing."""
+    from ..tidy import tidy
+
+    if not title:
+        return {}
+    known = tuple(SeriesRef(s["name"], s.get("sequence")) for s in series or [] if s.get("name"))
+    names = tuple(a["name"] for a in authors or [] if a.get("name"))
+    clean = tidy(title, subtitle=subtitle or "", series=known, authors=names)
+    plan: dict[str, Any] = {}
+    if clean.title != title:
+        plan["title"] = clean.title
+    if subtitle and clean.subtitle != subtitle:
+        plan["subtitle"] = clean.subtitle or None
+    # a label's series only ever fills what is empty (no series, or a series without a sequence)
+    if clean.series != known:
+        plan["series"] = [{"name": x.name, "sequence": x.position} for x in clean.series]
+    return plan
+
+
+def titles_to_tidy(rows: Iterable[Mapping[str, Any]], examples: int = 20) -> dict[str, Any]:
+    """How many books ``--tidy-titles`` would change, by what their title carries, and a few of
+    them: the report's "titles to tidy"."""
+    from ..tidy import tidy
+
+    counts = {"series": 0, "tag": 0, "marketing": 0, "author": 0, "subtitle": 0}
+    total = 0
+    shown: list[dict[str, Any]] = []
+    for row in rows:
+        title = row.get("title")
+        if not title:
+            continue
+        plan = tidy_plan(title, row.get("subtitle"), row.get("series") or [], row.get("authors") or [])
+        if not plan:
+            continue
+        total += 1
+        known = row_series(row)
+        names = tuple(a["name"] for a in row.get("authors") or [] if a.get("name"))
+        for kind in tidy(title, subtitle=row.get("subtitle") or "", series=known, authors=names).kinds:
+            counts[kind] = counts.get(kind, 0) + 1
+        if len(shown) < examples:
+            shown.append({"id": row.get("id"), "title": title, "subtitle": row.get("subtitle"),
+                          "tidy": plan})
+    return {"to_tidy": total, "by_kind": counts, "examples": shown}
 
 
 @dataclass(frozen=True)
@@ -175,6 +273,7 @@ class Selection:
     force: bool = False
     limit: int = 50
     recheck_days: int = 30
+    tidy_limit: int = 0  # --max as given (0: every book in scope): tidying asks no source
 
     @classmethod
     def from_options(
@@ -188,11 +287,25 @@ class Selection:
         mode = "all" if all_books else "new" if new else "default"
         return cls(mode=mode, since=timedelta(days=parse_since(since)), item=item, force=force or bool(item),
                    limit=0 if (all_books and limit is None) else (limit if limit is not None else daily_max),
-                   recheck_days=recheck_days)
+                   recheck_days=recheck_days, tidy_limit=limit or 0)
 
     def pick(self, books: Sequence[Mapping[str, Any]], now: datetime) -> list[Mapping[str, Any]]:
         return select_books(books, now=now, mode=self.mode, since=self.since, item=self.item,
                             recheck_days=self.recheck_days, force=self.force, limit=self.limit)
+
+    def pick_untidy(self, books: Sequence[Mapping[str, Any]], now: datetime) -> list[Mapping[str, Any]]:
+        """``--tidy-titles``: the books of this selection's scope (``--item``, ``--new`` or all)
+        whose title or subtitle the cleaner would change, whenever they were last checked."""
+        if self.item:
+            scope = [b for b in books if b["id"] == self.item]
+        elif self.mode == "new":
+            cutoff = int((now - self.since).timestamp() * 1000)
+            scope = [b for b in books if (b.get("added_at") or 0) >= cutoff]
+        else:
+            scope = list(books)
+        out = [b for b in scope if tidy_plan(b.get("title"), b.get("subtitle"), b.get("series") or [],
+                                             b.get("authors") or [])]
+        return out[: self.tidy_limit] if self.tidy_limit else out
 
 
 def select_books(
@@ -242,13 +355,16 @@ class FixMetadata:
     def _ask(self, source: Source, row: Mapping[str, Any]) -> list[Candidate]:
         """One source, ``retries`` tries with backoff; SourceUnavailable drops it for the run."""
         from ..sources.base import SourceUnavailable
+        from ..tidy import tidy
 
         authors = [a["name"] for a in row.get("authors") or [] if a.get("name")]
+        # asked with the tidy title: "Project Hail Mary: A Novel [Unabridged]" finds more as
+        # "Project Hail Mary", and a source's search is no place for edition tags
+        title = tidy(row.get("title") or "", series=row_series(row), authors=authors).title
         last: AbookError | None = None
         for attempt in range(max(1, self.retries)):
             try:
-                return source.find(row.get("title") or "", authors, isbn=row.get("isbn") or "",
-                                   asin=row.get("asin") or "")
+                return source.find(title, authors, isbn=row.get("isbn") or "", asin=row.get("asin") or "")
             except SourceUnavailable as exc:
                 self.result.skipped_sources[source.name] = exc.reason
                 self.progress.warn(f"{source.name} skipped for this run: {exc.reason}")
@@ -282,6 +398,8 @@ class FixMetadata:
             if cand is not None:
                 verified.append(cand)
         proposal = merge(wanted, verified)
+        if "subtitle" in proposal and not keep_subtitle(row.get("title"), proposal["subtitle"][0]):
+            del proposal["subtitle"]
         if not proposal:
             if not self.dry_run:
                 self.state.mark_metadata_checked(row["id"], iso(self.now()))
@@ -316,9 +434,47 @@ class FixMetadata:
             self.state.mark_metadata_checked(row["id"], iso(self.now()))
         return BookOutcome(row["id"], title, "filled" if changes else "nothing_found", changes)
 
-    def run(self, rows: Sequence[Mapping[str, Any]]) -> MetadataResult:
+    # ------------------------------------------------------------ --tidy-titles
+    def tidy(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Tidy the titles and subtitles of ``rows`` (see :func:`tidy_plan`). The live values are
+        re-read first (in large ``batch/get`` chunks, not one item at a time) so that a title
+        someone edited since the last scan is judged as it is now."""
+        live: dict[str, dict[str, Any]] = {}
+        if not self.dry_run and self.abs_client is not None:
+            ids = [r["id"] for r in rows]
+            for start in range(0, len(ids), 500):
+                for item in self.abs_client.batch_get(ids[start:start + 500]):
+                    live[item.id] = item.metadata_values()
+        for row in rows:
+            title = row.get("title") or row["id"]
+            if self.dry_run or self.abs_client is None:
+                values = {"title": row.get("title"), "subtitle": row.get("subtitle"),
+                          "series": [{"name": s.name, "sequence": s.position} for s in row_series(row)]}
+                plan = tidy_plan(row.get("title"), row.get("subtitle"), row.get("series") or [],
+                                 row.get("authors") or [])
+            else:
+                values = live.get(row["id"]) or {}
+                plan = tidy_plan(values.get("title"), values.get("subtitle"), values.get("series") or [],
+                                 values.get("authors") or []) if values else {}
+                if not plan:
+                    continue
+                self.abs_client.patch_media(row["id"], {"metadata": plan})
+                with self.state.tx():
+                    self.state.record_corrections(row["id"], values, plan, "tidy", self.task_id)
+                    self.state.update_book_fields(row["id"], plan)
+            changes = [Change(row["id"], title, k, values.get(k), v, "tidy") for k, v in plan.items()]
+            self.result.tidied.append(BookOutcome(row["id"], title, "tidied", changes))
+            self.progress.event(f"{title}: " + ", ".join(f"{c.field} -> {c.new!r}" for c in changes))
+
+    def run(self, rows: Sequence[Mapping[str, Any]], untidy: Sequence[Mapping[str, Any]] = ()) -> MetadataResult:
+        """Tidy ``untidy`` (``--tidy-titles``), then fill the empty fields of ``rows``."""
         self.result.dry_run = self.dry_run
         self.result.completeness_before = self.state.library_summary()["completeness"]
+        if untidy:
+            self.tidy(untidy)
+            if not self.dry_run:  # fill from the tidy titles just written
+                fresh = {b["id"]: b for b in self.state.books()}
+                rows = [fresh.get(r["id"], r) for r in rows]
         self.progress.start("fix-metadata", len(rows))
         for row in rows:
             try:
@@ -356,11 +512,15 @@ def run(
     dry_run: bool = False,
     task_id: int | None = None,
     progress: Progress | None = None,
+    tidy_titles: bool = False,
 ) -> MetadataResult:
-    """Fill the empty fields of the selected books. The sources and the ABS client are built
-    only when some book needs them (a run with nothing to do asks nothing of anyone)."""
-    rows = selection.pick(state.books(), now())
+    """Fill the empty fields of the selected books (``tidy_titles``: tidy their titles first).
+    The sources and the ABS client are built only when some book needs them (a run with nothing
+    to do asks nothing of anyone)."""
+    books = state.books()
+    rows = selection.pick(books, now())
+    untidy = selection.pick_untidy(books, now()) if tidy_titles else []
     return FixMetadata(
-        state, abs_client() if rows and not dry_run else None, sources() if rows else [], now=now,
+        state, abs_client() if (rows or untidy) and not dry_run else None, sources() if rows else [], now=now,
         retries=retries, dry_run=dry_run, task_id=task_id, progress=progress or NullProgress(), backoff=backoff,
-    ).run(rows)
+    ).run(rows, untidy)

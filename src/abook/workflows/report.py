@@ -86,6 +86,7 @@ def build(state: State, *, since_days: int = 7, book_value: float = 0.0) -> dict
     data["gaps"] = gaps_section(state)
     data["metadata"] = metadata_section(state, since, data["library"])
     data["tracker"] = tracker_section(state, since)
+    data["titles"] = titles_section(state)
     return data
 
 
@@ -174,6 +175,15 @@ def metadata_section(state: State, since: datetime, library: dict[str, Any]) -> 
             for c in rows[:100]
         ],
     }
+
+
+def titles_section(state: State) -> dict[str, Any]:
+    """"Titles to tidy": the books whose title still carries a series label, an edition tag or a
+    marketing subtitle, or whose subtitle is only a series label (what ``fix-metadata
+    --tidy-titles`` would change), counted by kind, with a few examples."""
+    from .metadata import titles_to_tidy
+
+    return titles_to_tidy(state.books())
 
 
 def tracker_section(state: State, since: datetime) -> dict[str, Any]:

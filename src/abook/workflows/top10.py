@@ -46,6 +46,7 @@ class GenreResult:
     genre: str
     wanted: int
     decisions: list[Pick] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the source said of its ranking
 
     @property
     def covered(self) -> int:
@@ -109,9 +110,14 @@ def run(
         gres = GenreResult(genre=genre, wanted=count)
         result.genres.append(gres)
         progress.start(f"top10 {genre}", count)
-        for rank, release in enumerate(search.ranked(genre, days, now), start=1):
-            if gres.covered >= count or rank > max_walk:
+        ranking = iter(search.ranked(genre, days, now))
+        rank = 0
+        # Checked before the next one is pulled: a source may pay a tracker request for it.
+        while gres.covered < count and rank < max_walk:
+            release = next(ranking, None)
+            if release is None:
                 break
+            rank += 1
             pick = _decide(release, rank, genre, grabber, shelf, task_id)
             gres.decisions.append(pick)
             if pick.decision in COVERED:
@@ -126,8 +132,11 @@ def run(
                 break  # the guard said no: the rest of the ranking would be refused too
         progress.done()
         if gres.short:
+            gres.notes = list(getattr(ranking, "notes", []))
+            said = "".join(f"; {note}" for note in gres.notes)
             progress.warn(
-                f"{genre}: only {gres.covered} of {count} new books could be taken; the ranking ran out"
+                f"{genre}: only {gres.covered} of {count} new books could be taken; the ranking ran out "
+                f"after {rank} candidates{said}"
             )
     return result
 
@@ -147,12 +156,15 @@ def _decide(release: Release, rank: int, genre: str, grabber: Grabber, shelf: Sh
         return Pick(**base, decision=Decision.NEAR_MISS, reason=verdict.reason)
     if not verdict.grabbable:
         return Pick(**base, decision=Decision.SKIPPED, reason=verdict.reason)
+    # A pick made on less than the tracker's record says so ("queued; not owned (from Prowlarr's ...)").
+    basis = verdict.reason if release.basis else ""
     decision_row = {
         "task_id": task_id, "genre": genre, "rank": rank, "source": release.source,
-        "torrent_id": str(release.torrent_id), "title": release.title, "author": author, "reason": "",
+        "torrent_id": str(release.torrent_id), "title": release.title, "author": author, "reason": basis,
     }
     outcome = grabber.grab(release, reason="top10", genre=genre, decision=decision_row)
-    return Pick(**base, decision=outcome.decision, reason=outcome.reason)
+    reason = f"{outcome.reason}; {basis}" if basis else outcome.reason
+    return Pick(**base, decision=outcome.decision, reason=reason)
 
 
 def _decision_row(d: Pick, genre: str, source: str, task_id: int | None) -> dict[str, Any]:
