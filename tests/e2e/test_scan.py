@@ -374,3 +374,15 @@ def test_a_few_changes_are_read_in_full_and_a_big_first_scan_costs_about_its_pag
     asked = [i for r in _requests(fake_abs, "/api/items/batch/get") for i in r.json()["libraryItemIds"]]
     assert sorted(asked) == sorted(changed)
     assert _mirror(env) == _expanded_mirror(fake_abs)
+
+    fake_abs.requests.clear()
+    many = fake_abs.item_ids[10:410]
+    for item_id in many:
+        fake_abs.edit_book(item_id, genres=["Changed"])
+    fake_abs.filterdata_ttl = 0  # the next day: ABS builds its filterdata again when asked
+    res = run_abook(["-v", "scan"], env)
+    assert "~400 changed" in res.stdout, res.output
+    assert len(_requests(fake_abs, "/filterdata")) == 1  # 400 items: the lists cost less
+    asked = [i for r in _requests(fake_abs, "/api/items/batch/get") for i in r.json()["libraryItemIds"]]
+    assert len(asked) < 40  # only the items changed after ABS built its filterdata that need it
+    assert _mirror(env) == _expanded_mirror(fake_abs)
