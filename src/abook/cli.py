@@ -282,7 +282,10 @@ def ratio_check(
     unsatisfied-torrent slots free, it sets the hold and pauses abook's torrents that are
     still downloading (never a seeding one) and exits 4; at RATIO_RESUME or above with slots
     free it clears the hold and resumes exactly the torrents it paused. Warns when VIP ends
-    within VIP_WARN_DAYS; lists abook's torrents that have not seeded SEED_MIN_HOURS yet.
+    within VIP_WARN_DAYS. Shows the upload buffer, abook's own grabs MAM does not count yet,
+    the wedges, and what `abook downloads` would do with each pending pick (--dry-run reads
+    their flags again); lists the seeding abook's torrents still owe (MAM's snatch data, else
+    qBittorrent's clock against SEED_MIN_HOURS + 12 h), hit-and-run risks first.
 
     Examples:
 
@@ -301,7 +304,8 @@ def ratio_check(
                      overrides=overrides, dry_run=dry_run) as run:
         st = run.settings
         st.require("RATIO_FLOOR", "RATIO_RESUME", "UNSAT_MARGIN", "SEED_MIN_HOURS", "VIP_WARN_DAYS",
-                   "AUTO_BUY_VIP", "AUTO_BUY_UPLOAD_GB")
+                   "AUTO_BUY_VIP", "AUTO_BUY_UPLOAD_GB", "BUFFER_MIN_GB", "WEDGE_MIN_GB", "WEDGE_RESERVE",
+                   "MAX_ACTIVE_DOWNLOADS")
         svc = run.services
         result = wf.run(run.state, svc.mam(), svc.qbt() if st.configured("QB_URL") else None,
                         wf.CheckOptions.from_settings(st), now=utcnow(), dry_run=dry_run, task_id=run.task_id,
@@ -337,7 +341,8 @@ def _fill(ctx: typer.Context, kind: str, dry_run: bool, limit: int | None, inclu
             run.state, sources, acq, kind=kind, now=utcnow(),
             limit=st.gap_max_downloads_per_run, retry_days=st.gap_retry_days,
             author_min_owned=st.author_min_owned, include_novellas=include_novellas, series=series,
-            author=author, dry_run=dry_run, task_id=run.task_id, progress=run.progress(),
+            author=author, languages=tuple(st.languages), dry_run=dry_run, task_id=run.task_id,
+            progress=run.progress(),
         )
         render.gaps(result)
         run.conclude(result)
@@ -353,10 +358,13 @@ def fill_series(
 ) -> None:
     """Find and queue the books missing from every series you own at least one book of.
 
-    Bibliographies come from BIBLIOGRAPHY_SOURCES (first source that knows the series wins;
-    cached 7 days). Only whole-number positions are wanted; omnibus / box sets never are.
-    Queues at most GAP_MAX_DOWNLOADS_PER_RUN (best torrent each: freeleech/VIP, m4b, seeders);
-    the rest wait for the next run. Exits 4 while the ratio hold is on.
+    Bibliographies come from BIBLIOGRAPHY_SOURCES (first source that knows the series wins,
+    whatever it calls it; cached 7 days). Only whole-number positions are wanted; omnibus / box
+    sets and translations never are. Each missing book is searched with at most 6 paced queries
+    (the title as written first, looser forms after) and ends queued, in_library, not_found or
+    unwanted (see `abook missing -v`). Queues at most GAP_MAX_DOWNLOADS_PER_RUN (best torrent
+    each: freeleech/VIP, m4b, seeders); the rest wait for the next run. Exits 1 when a source or
+    a search failed, 4 while the ratio hold is on.
 
     Examples:
 
@@ -398,16 +406,22 @@ def missing(
     ctx: typer.Context,
     series: Annotated[str | None, typer.Option("--series", metavar="NAME", help="Only this series.")] = None,
     author: Annotated[str | None, typer.Option("--author", metavar="NAME", help="Only this author.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="Also why each book stands there and the tracker queries tried.")] = False,
     as_json: AsJson = False,
 ) -> None:
     """List what each series and author lacks, in reading order, with its status.
 
-    Statuses: wanted, queued, downloading, in_library, not_found. Reads the state file only
-    (run fill-series / fill-authors to refresh it).
+    Statuses: wanted, queued, downloading, in_library, not_found (the searches answered, no
+    torrent was the book), unwanted (the tracker has it only abridged, in another language, as
+    an ebook or in parts). -v shows the reason and the queries the last search tried. Reads the
+    state file only (run fill-series / fill-authors to refresh it).
 
     Examples:
 
       abook missing
+
+      abook missing -v --series "The Expanse"
 
       abook missing --series "The Expanse" --json
     """
@@ -416,7 +430,7 @@ def missing(
 
     with command_run(_g(ctx), "missing", {"series": series, "author": author}, lock=False, record=False) as run:
         result = wf.run(run.state, series=series, author=author)
-        render.missing(result, as_json)
+        render.missing(result, as_json, verbose=verbose or _g(ctx).verbose > 0)
 
 
 @app.command()

@@ -92,6 +92,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("RATIO_FLOOR", "float", "1.5", "Hold new downloads below this (projected) ratio", "Tracker guard"),
     Spec("RATIO_RESUME", "float", "1.7", "Release the hold at or above this ratio", "Tracker guard"),
     Spec("UNSAT_MARGIN", "int", "5", "Keep this many unsatisfied-torrent slots free", "Tracker guard"),
+    Spec("BUFFER_MIN_GB", "float", "10", "Refuse a grab that costs ratio when less upload buffer (GiB: uploaded / RATIO_FLOOR - downloaded - abook's unfinished grabs) would remain", "Tracker guard"),
+    Spec("WEDGE_MIN_GB", "float", "0", "Ask for a freeleech wedge with the download of a grab that costs ratio and is at least this big (GiB; 0 = never)", "Tracker guard"),
+    Spec("WEDGE_RESERVE", "int", "1", "Freeleech wedges abook always leaves unspent", "Tracker guard"),
     Spec("SEED_MIN_HOURS", "float", "72", "Never remove or stop seeding a torrent before this", "Tracker guard"),
     Spec("VIP_WARN_DAYS", "int", "7", "Warn when VIP ends within N days", "Tracker guard"),
     Spec("AUTO_BUY_VIP", "bool", "false", "Buy VIP with bonus points when they suffice", "Tracker guard"),
@@ -199,6 +202,9 @@ class Settings:
     ratio_floor: float
     ratio_resume: float
     unsat_margin: int
+    buffer_min_gb: float
+    wedge_min_gb: float
+    wedge_reserve: int
     seed_min_hours: float
     vip_warn_days: int
     auto_buy_vip: bool

@@ -246,6 +246,19 @@ def m002_books_is_missing(db: Database) -> None:
 
 
 @migrations()
+def m004_downloads_fetch_and_wedge(db: Database) -> None:
+    # When abook first asked the tracker for a torrent's .torrent (a snatch on MAM: it takes an
+    # unsatisfied slot at once, but MAM's own counts show it 5-20 minutes later), and the wedge
+    # asked for with that download: requested (written before asking, so a run killed in between
+    # never asks twice) | used | not_spent | refused | unconfirmed, with the wedge count before.
+    columns = db["downloads"].columns_dict
+    for name, kind in (("fetched_at", str), ("wedge", str), ("wedges_before", int)):
+        if name not in columns:
+            db["downloads"].add_column(name, kind)
+    db["downloads"].create_index(["fetched_at"], if_not_exists=True)
+
+
+@migrations()
 def m007_downloads_tracker(db: Database) -> None:
     # One torrent is one torrent whichever route found it: `source` keeps the route that fetches
     # the .torrent again, `tracker` + `torrent_id` say which torrent it is. Rows from before kept
@@ -265,3 +278,19 @@ def m007_downloads_tracker(db: Database) -> None:
                 tracker, tid = "mam", found.group(1)
         db.execute("UPDATE downloads SET tracker=?, torrent_id=? WHERE id=?", (tracker, tid, row_id))
     table.create_index(["tracker", "torrent_id"], if_not_exists=True)
+
+
+@migrations()
+def m003_gap_outcomes(db: Database) -> None:
+    # fill-series / fill-authors explain themselves: what each missing book's search tried and
+    # came to, and why a series or author has no bibliography (and from which source and under
+    # which name it has one).
+    for table, columns in (
+        ("missing_books", {"queries": str, "reason_code": str, "reason": str}),
+        ("series", {"reason": str, "source": str, "source_name": str}),
+        ("authors", {"status": str, "reason": str, "source": str}),
+    ):
+        have = db[table].columns_dict
+        for name, kind in columns.items():
+            if name not in have:
+                db[table].add_column(name, kind)

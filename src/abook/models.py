@@ -54,7 +54,9 @@ class Decision(StrEnum):
     NEAR_MISS = "near_miss"
     FAILED = "failed"  # the tracker sent no torrent
     ALREADY = "already"  # gap commands: the book is already on its way
-    NOT_FOUND = "not_found"  # gap commands: no acceptable torrent
+    NOT_FOUND = "not_found"  # gap commands: the searches answered, no torrent of the book
+    UNWANTED = "unwanted"  # gap commands: the tracker has the book only in editions not taken
+    IN_LIBRARY = "in_library"  # gap commands: a tracker result showed the book is owned
 
 
 #: decisions that took a release (a downloads row exists for it)
@@ -68,7 +70,8 @@ class MissingStatus(StrEnum):
     QUEUED = "queued"
     DOWNLOADING = "downloading"
     IN_LIBRARY = "in_library"
-    NOT_FOUND = "not_found"
+    NOT_FOUND = "not_found"  # the searches answered; no torrent of this book
+    UNWANTED = "unwanted"  # the tracker has it, but only in editions abook may not take
     IGNORED = "ignored"
 
 
@@ -188,6 +191,7 @@ class BibEntry:
     upcoming: bool | None = None  # announced but not yet released
     source: str = ""
     source_id: str = ""
+    language: str = ""  # a language name ("English", "German") when the source says
 
     def book(self) -> BookRef:
         return BookRef(

@@ -291,6 +291,20 @@ def _ratio_text(value: Any) -> str:
     return "inf" if value is None else f"{float(value):.2f}"
 
 
+def _buffer_text(buffer: dict[str, Any] | None) -> str:
+    if not buffer:
+        return "-"
+    if buffer.get("gb") is None:
+        return "unlimited"
+    return f"{buffer['gb']:.1f} GB (min {buffer['min_gb']:g})"
+
+
+def _seeding_rows(torrents: Iterable[dict[str, Any]]) -> list[list[Any]]:
+    return [[("AT RISK: " + s["risk"]) if s.get("risk") else "", s["name"], s["seeded_hours"], s["remaining_hours"],
+             s.get("source") or "qbittorrent", s["state"] + (" (STOPPED)" if s["stopped"] else "")]
+            for s in torrents]
+
+
 def ratio_check(result: Any, as_json: bool) -> None:
     if as_json:
         print_json(result.as_dict())
@@ -298,13 +312,25 @@ def ratio_check(result: Any, as_json: bool) -> None:
     prefix = "dry run: " if result.dry_run else ""
     d = result.as_dict()
     free = d["unsat_free"]
+    own = d.get("own") or {}
+    wedges = d.get("wedges") or {}
+    unsat = "-" if d["unsat_limit"] is None else f"{d['unsat_count']}/{d['unsat_limit']} ({free} free)"
+    if d["unsat_limit"] is not None and own.get("slots"):
+        unsat += f", {d['unsat_free_after_own']} after abook's grabs"
     table(
         "Tracker account",
-        ["user", "class", "ratio", "up", "down", "bonus", "VIP until", "unsatisfied"],
-        [[d["username"], d["class"], _ratio_text(d["ratio"]), _size(d["uploaded"]), _size(d["downloaded"]),
-          f"{d['bonus']:,.0f}", d["vip_until"] or "-",
-          "-" if d["unsat_limit"] is None else f"{d['unsat_count']}/{d['unsat_limit']} ({free} free)"]],
+        ["user", "class", "ratio", "buffer", "up", "down", "bonus", "VIP until", "unsatisfied", "wedges"],
+        [[d["username"], d["class"], _ratio_text(d["ratio"]), _buffer_text(d.get("buffer")), _size(d["uploaded"]),
+          _size(d["downloaded"]), f"{d['bonus']:,.0f}", d["vip_until"] or "-", unsat,
+          "-" if wedges.get("held") is None else f"{wedges['held']} (keep {wedges['reserve']})"]],
     )
+    if own.get("own") or own.get("waiting"):
+        echo(f"{prefix}own counts: {own.get('own', 0)} of abook's grabs MAM's numbers do not show yet "
+             f"({own.get('own_gb', 0):.1f} GB), {own.get('waiting', 0)} picks waiting: "
+             f"{own.get('slots', 0)} slots and {own.get('gb', 0):.1f} GB counted on top of MAM's numbers")
+    if d.get("hit_and_runs") or d.get("not_seeding_unsat"):
+        echo(f"MAM: {d.get('hit_and_runs') or 0} hit-and-runs, {d.get('not_seeding_unsat') or 0} unsatisfied "
+             "torrents not seeding")
     for p in result.purchases:
         verb = "" if p.outcome in ("bought", "would_buy") else f" {p.outcome}"
         echo(f"{prefix}bonus store {p.kind}{verb}: {p.message}")
@@ -313,16 +339,30 @@ def ratio_check(result: Any, as_json: bool) -> None:
         echo(f"{prefix}{verb_p} {name} ({h[:8]})")
     for h, name in result.resumed:
         echo(f"{prefix}{verb_r} {name} ({h[:8]})")
+    if result.grabs:
+        looked = any(g.looked for g in result.grabs)
+        how = "flags read again from the tracker" if looked else "flags as recorded; --dry-run reads them again"
+        verdicts = {"submit": "would be submitted", "wait": "waits", "drop": "not taken"}
+        table(
+            f"{prefix}pending picks: what `abook downloads` would do ({how})",
+            ["#", "title", "GB", "cost", "verdict", "wedge", "why"],
+            [[g.download_id, g.title, f"{g.size / 1024**3:.2f}", g.cost, verdicts.get(g.verdict, g.verdict),
+              "would ask for one" if g.wedge else "no",
+              "; ".join(x for x in (g.changed if g.changed not in g.reason else "", g.reason, g.wedge_why) if x)]
+             for g in result.grabs],
+        )
     if result.seeding:
         table(
-            f"Seeding owed (SEED_MIN_HOURS {result.seeding[0].needed_hours:g})",
-            ["torrent", "seeded h", "remaining h", "state"],
-            [[s.name, f"{s.seeded_hours:.1f}", f"{max(0.0, s.needed_hours - s.seeded_hours):.1f}",
-              s.state + (" (STOPPED)" if s.stopped else "")] for s in result.seeding],
+            "Seeding owed (MAM's snatch data where it has the torrent, else qBittorrent's clock against "
+            "SEED_MIN_HOURS + 12 h); hit-and-run risks first",
+            ["risk", "torrent", "seeded h", "remaining h", "by", "state"],
+            _seeding_rows(s.as_dict() for s in result.seeding),
         )
     for line in result.warnings:
         echo(f"warning: {line}")
     floor_resume = f"floor {result.floor:g}, resume {result.resume:g}, margin {result.margin}"
+    if d.get("buffer"):
+        floor_resume += f"; buffer {_buffer_text(d['buffer'])}"
     if result.transition == "hold_on":
         line = f"hold ON: {result.hold}; {len(result.paused)} downloading torrents {verb_p}"
     elif result.transition == "hold_kept":
@@ -394,14 +434,22 @@ def _report_metadata(m: dict[str, Any]) -> None:
 
 
 def _report_tracker(t: dict[str, Any]) -> None:
+    seeding = t.get("seeding") or {}
+    risky = [s for s in seeding.get("torrents") or [] if s.get("at_risk")]
+    if risky:  # first: a hit-and-run costs more than anything else in this report
+        table(
+            f"HIT-AND-RUN RISK: {len(risky)} torrents (as of {seeding.get('at')})",
+            ["torrent", "why", "remaining h", "by"],
+            [[s["name"], s.get("risk"), s["remaining_hours"], s.get("source") or "qbittorrent"] for s in risky],
+        )
     now = t.get("now") or {}
     if now:
         limit = now.get("unsat_limit")
         table(
             "Tracker account",
-            ["taken", "class", "ratio", "trend", "bonus", "VIP until", "unsatisfied", "hold"],
-            [[now.get("taken_at"), now.get("class"), _ratio_text(now.get("ratio")), t.get("trend") or "",
-              f"{(now.get('bonus') or 0):,.0f}", now.get("vip_until") or "-",
+            ["taken", "class", "ratio", "buffer", "trend", "bonus", "VIP until", "unsatisfied", "hold"],
+            [[now.get("taken_at"), now.get("class"), _ratio_text(now.get("ratio")), _buffer_text(t.get("buffer")),
+              t.get("trend") or "", f"{(now.get('bonus') or 0):,.0f}", now.get("vip_until") or "-",
               "-" if limit is None else f"{now.get('unsat_count')}/{limit}", t.get("hold") or "off"]],
         )
     elif t.get("hold"):
@@ -410,13 +458,13 @@ def _report_tracker(t: dict[str, Any]) -> None:
         echo("ratio trend: " + " ".join(_ratio_text(r["ratio"]) for r in t["ratio_series"][-12:]))
     for a in t.get("actions") or []:
         echo(f"tracker: {a['at']}: {a['action']}")
-    seeding = t.get("seeding") or {}
     if seeding.get("torrents"):
         table(
-            f"Seeding owed (as of {seeding.get('at')}, SEED_MIN_HOURS {seeding.get('min_hours')})",
-            ["torrent", "seeded h", "remaining h", "stopped"],
-            [[s["name"], s["seeded_hours"], s["remaining_hours"], "YES" if s["stopped"] else ""]
-             for s in seeding["torrents"]],
+            f"Seeding owed (as of {seeding.get('at')}, SEED_MIN_HOURS {seeding.get('min_hours')}; "
+            "at risk first)",
+            ["torrent", "seeded h", "remaining h", "by", "stopped"],
+            [[s["name"], s["seeded_hours"], s["remaining_hours"], s.get("source") or "qbittorrent",
+              "YES" if s["stopped"] else ""] for s in seeding["torrents"]],
         )
 
 
@@ -444,58 +492,94 @@ _SECTIONS.append(("titles", _report_titles))
 
 
 # ------------------------------------------------- fill-series / fill-authors / missing
+def _queries(queries: Sequence[str]) -> str:
+    return " / ".join(f'"{q}"' for q in queries)
+
+
+def _by_reason(reasons: dict[str, int], status: str) -> str:
+    from .bibliography import REASONS
+
+    parts = [f"{REASONS.get(k.split(':', 1)[1], k)} {v}" for k, v in reasons.items() if k.startswith(status + ":")]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def gaps(result: Any) -> None:
-    from .models import MissingStatus
+    from .models import Decision, MissingStatus
 
     prefix = "dry run: " if result.dry_run else ""
     groups = [g for g in result.groups if g.missing or g.uncertain or g.known is None]
     if groups:
         table(
             f"{prefix}{result.command}: gaps",
-            ["name", "source", "owned/known", "missing", "status", "uncertain"],
-            [[g.name, g.source or "-", f"{g.owned}/{g.known}" if g.known is not None else "?",
+            ["name", "source", "owned/known", "missing", "status", "notes"],
+            [[g.name, (f"{g.source} ({g.source_name!r})" if g.source_name else g.source) or "-",
+              f"{g.owned}/{g.known}" if g.known is not None else "?",
               ", ".join(f"{m.entry.position or ''}{' ' if m.entry.position else ''}{m.title} [{m.status}]"
                         for m in g.missing if m.status != MissingStatus.IN_LIBRARY) or "-",
-              g.status, "; ".join(f"{t}: {why}" for t, why in g.uncertain)]
+              g.status, "; ".join([*([g.reason] if g.reason else []), *(f"{t}: {why}" for t, why in g.uncertain)])]
              for g in groups],
         )
     if result.decisions:
+        def why(d: Any) -> str:
+            if d.decision in (Decision.NOT_FOUND, Decision.UNWANTED) or d.code == "search_failed":
+                return f"{d.reason}; tried {_queries(d.queries)}" if d.queries else d.reason
+            return d.reason
+
         table(
             f"{prefix}{result.command}: fetch",
             ["book", "#", "decision", "torrent", "type", "seeders", "FL", "reason"],
             [[d.title, d.position or "", d.decision, d.torrent, d.filetype, d.seeders if d.torrent else "",
-              "yes" if d.freeleech else "", d.reason] for d in result.decisions],
+              "yes" if d.freeleech else "", why(d)] for d in result.decisions],
         )
-    for name, why in result.skipped_sources.items():
-        echo(f"source {name} skipped: {why}")
+    for name, reason in result.skipped_sources.items():
+        echo(f"source {name} skipped: {reason}")
     c = result.counts()
+    reasons = result.reasons()
     verb = "would queue" if result.dry_run else "queued"
-    line = (f"{prefix}{result.command}: {c['groups']} {'series' if result.kind == 'series_gap' else 'authors'} "
-            f"checked, {c['missing']} books missing, {verb} {c['queued']} (max {result.limit}), "
-            f"not found {c['not_found']}, {c['left']} left for the next run")
+    what = "series" if result.kind == "series_gap" else "authors"
+    unknown = f" ({c['unknown']} without a bibliography)" if c["unknown"] else ""
+    line = (f"{prefix}{result.command}: {c['groups']} {what} checked{unknown}, {c['missing']} books missing; "
+            f"{verb} {c['queued']} (max {result.limit}), already on the way {c['already']}, "
+            f"in library {c['in_library']}, not found {c['not_found']}{_by_reason(reasons, 'not_found')}, "
+            f"unwanted {c['unwanted']}{_by_reason(reasons, 'unwanted')}, "
+            f"{c['left']} left for the next run ({c['searches']} tracker searches)")
     if result.deferred:
         line += f", {result.deferred} not found earlier (searched again after GAP_RETRY_DAYS)"
     echo(line)
+    for g in result.groups:
+        if g.known is None and g.failed:
+            echo(f"{what} {g.name!r} could not be checked: {g.reason}")
     if result.held:
         echo(f"held: {result.held}")
 
 
-def missing(result: Any, as_json: bool) -> None:
+def missing(result: Any, as_json: bool, verbose: bool = False) -> None:
+    """What each series / author lacks; ``verbose`` adds why each book stands where it does and
+    the tracker queries its last search made."""
     if as_json:
         print_json(result.as_dict())
         return
     for label, groups in (("series", result.series), ("author", result.authors)):
         for g in groups:
             have = f" ({g.owned}/{g.known} owned)" if g.known is not None and g.owned is not None else ""
-            table(
-                f"{label} {g.name}{have}",
-                ["#", "title", "author", "status", "last search"],
-                [[b["position"] or "", b["title"], b["author"] or "", b["status"].replace("_", " "),
-                  b["last_search"] or ""] for b in g.books],
-            )
+            seen_as = f", {g.source_name!r} on {g.source}" if verbose and g.source_name else ""
+            columns = ["#", "title", "author", "status", "last search"]
+            if verbose:
+                columns += ["why", "queries tried"]
+            rows = []
+            for b in g.books:
+                row = [b["position"] or "", b["title"], b["author"] or "", b["status"].replace("_", " "),
+                       b["last_search"] or ""]
+                if verbose:
+                    row += [b.get("reason") or "", _queries(b.get("queries") or [])]
+                rows.append(row)
+            table(f"{label} {g.name}{have}{seen_as}", columns, rows)
+    for u in result.unknown:
+        kind = "series" if u["kind"] == "series_gap" else "author"
+        echo(f"{kind} {u['name']}: no bibliography ({u['reason']})")
     counts = result.counts()
     total = sum(counts.values())
-    if not total:
+    if not total and not result.unknown:
         echo("missing: nothing recorded (run `abook fill-series` / `abook fill-authors` first)")
         return
     echo("missing: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if v))
@@ -503,12 +587,15 @@ def missing(result: Any, as_json: bool) -> None:
 
 def lookup(result: Any, as_json: bool) -> None:
     if as_json:
-        data: dict[str, Any] = {"schema": 1, "query": result.query, "results": [h.as_dict() for h in result.hits]}
+        data: dict[str, Any] = {"schema": 1, "query": result.query, "queries": result.queries,
+                                "results": [h.as_dict() for h in result.hits]}
         if result.queued is not None:
             data["queued"] = {"decision": result.queued.decision, "reason": result.queued.reason,
                               "download_id": result.queued.download_id}
         print_json(data)
         return
+    if result.queries:
+        echo(f"search: tried {_queries(result.queries)}")
     table(
         f"search: {result.query}",
         ["id", "title", "author", "size", "seeders", "fl", "verdict", "reason"],

@@ -79,8 +79,9 @@ class SearchSource(Protocol):
         """Audiobooks matching a title (and author), best first."""
         ...
 
-    def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
-        """The .torrent bytes, or a magnet link, of one release."""
+    def fetch(self, release: Release, *, wedge: bool = False) -> tuple[bytes | None, str | None]:
+        """The .torrent bytes, or a magnet link, of one release (``wedge``: ask the tracker to spend
+        a freeleech wedge with this download; only MAM knows wedges)."""
         ...
 
 
@@ -113,12 +114,14 @@ class MamSearch:
     def find(self, title: str, author: str = "") -> list[Release]:
         self._know_the_account()
         text = f"{title} {author}".strip()
+        # the series field too: a query by series name (abook.queries) must find the uploads
         return self.client.search(
-            text, srch_in=("title", "author"), languages=self.languages, sort="seedersDesc", max_results=50
+            text, srch_in=("title", "author", "series"), languages=self.languages, sort="seedersDesc",
+            max_results=50,
         )
 
-    def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
-        return self.client.download(release), None
+    def fetch(self, release: Release, *, wedge: bool = False) -> tuple[bytes | None, str | None]:
+        return self.client.download(release, wedge=wedge), None
 
     def close(self) -> None:
         self.client.close()
@@ -262,15 +265,18 @@ class ProwlarrSearch:
             out.append(release)
         return out
 
-    def fetch(self, release: Release) -> tuple[bytes | None, str | None]:
+    def fetch(self, release: Release, *, wedge: bool = False) -> tuple[bytes | None, str | None]:
+        if wedge:
+            raise ValueError("freeleech wedges are asked for on MAM's own downloads only")
         return self.client.fetch(release)
 
     def close(self) -> None:
         self.client.close()
 
 
-def refetch(search: SearchSource, row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
-    """The .torrent (or magnet) of a recorded download, fetched again and checked by hash.
+def refetch(search: SearchSource, row: Mapping[str, Any], *, wedge: bool = False) -> tuple[bytes | None, str | None]:
+    """The .torrent (or magnet) of a recorded download, fetched again and checked by hash
+    (``wedge``: with a freeleech wedge asked for, see :meth:`MamSearch.fetch`).
 
     The state file keeps no .torrent: a private tracker's .torrent carries the user's passkey,
     and the only secret the state file may hold is the tracker's session cookie.
@@ -283,7 +289,7 @@ def refetch(search: SearchSource, row: Mapping[str, Any]) -> tuple[bytes | None,
     payload = json.loads(row.get("payload") or "{}")
     release = Release(source=row["source"], torrent_id=str(row["torrent_id"]), title=row.get("title") or "",
                       download_url=payload.get("download_url") or "", tracker=row.get("tracker") or "")
-    data, magnet = search.fetch(release)
+    data, magnet = search.fetch(release, wedge=wedge) if wedge else search.fetch(release)
     got = (parse_torrent(data).info_hash if data else magnet_info_hash(magnet or "")).lower()
     want = (row.get("info_hash") or "").lower()
     if want and got != want:

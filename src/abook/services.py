@@ -141,9 +141,25 @@ class MamGrabsOnly:
                 log.warning("MAM torrents grabbed through Prowlarr are not checked against RATIO_FLOOR and "
                             "UNSAT_MARGIN: set MAM_ID so abook can read the account")
             return None
+        return self._inner()(release)
+
+    def _inner(self) -> Any:
         if self._guard is None:
+            assert self._make is not None
             self._guard = self._make()
-        return self._guard(release)
+        return self._guard
+
+    def look(self, release: Any, *, fresh: bool = True) -> Any:
+        """The tracker guard's fresh look for a MAM torrent (None for others, or without MAM_ID)."""
+        if (getattr(release, "tracker", "") or release.source) != "mam" or self._make is None:
+            return None
+        return self._inner().look(release, fresh=fresh)
+
+    def current(self) -> Any:
+        return self._inner().current()
+
+    def wedges_now(self) -> Any:
+        return self._inner().wedges_now()
 
 
 @dataclass(frozen=True)
@@ -218,9 +234,10 @@ class Services:
 
     # --------------------------------------------------------------------- sets
     def _tracker_guard(self) -> Guard:
-        from .guard import TrackerGuard
+        from .guard import Rules, TrackerGuard
 
-        return TrackerGuard(self.state, self.mam(), self.settings.ratio_floor, self.settings.unsat_margin)  # type: ignore[arg-type]
+        self.settings.require("RATIO_FLOOR", "UNSAT_MARGIN", "BUFFER_MIN_GB", "WEDGE_MIN_GB", "WEDGE_RESERVE")
+        return TrackerGuard(self.state, self.mam(), rules=Rules.from_settings(self.settings))  # type: ignore[arg-type]
 
     def guard(self, search: SearchSource, *, dry_run: bool) -> Guard | None:
         """The tracker guard for grabs from ``search``; none in a dry run, which grabs nothing.
@@ -253,19 +270,20 @@ class Services:
         return Acquisition(search, self.qbt() if qbt else None, Policy.from_settings(self.settings),
                            self.guard(search, dry_run=dry_run))
 
-    def fetcher(self) -> Callable[[Mapping[str, Any]], tuple[bytes | None, str | None]]:
-        """fetch(download row) -> (.torrent, magnet), building the row's search source on first use.
+    def fetcher(self) -> Callable[..., tuple[bytes | None, str | None]]:
+        """fetch(download row, wedge=False) -> (.torrent, magnet), building the row's search source
+        on first use (``wedge``: ask MAM to spend a freeleech wedge with its own download).
 
         The row's route fetches it again; a MAM torrent found through Prowlarr is fetched from
         MAM itself when Prowlarr is no longer configured but MAM_ID is (a user who switched)."""
         from .search import refetch
 
-        def fetch(row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+        def fetch(row: Mapping[str, Any], *, wedge: bool = False) -> tuple[bytes | None, str | None]:
             route = row.get("source") or "mam"
             if (route == "prowlarr" and (row.get("tracker") or "") == "mam"
                     and not self.settings.configured("PROWLARR_URL") and self.settings.configured("MAM_ID")):
                 route = "mam"
-            return refetch(self.search(route), row)
+            return refetch(self.search(route), row, wedge=wedge)
 
         return fetch
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 # The number of steps in migrations.py (a test keeps them equal).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 @dataclass
 class Lock:
@@ -495,6 +495,62 @@ class State:
         rows = self.q("SELECT * FROM downloads WHERE id=?", (download_id,))
         return rows[0] if rows else None
 
+    def mark_fetching(self, download_id: int, *, wedges_before: int | None = None) -> None:
+        """Say, before the tracker is asked, that abook fetches this torrent now (the first time
+        counts: that is the snatch) and, with ``wedges_before``, that it asks for a wedge with it."""
+        with self.tx():
+            self.conn.execute(
+                "UPDATE downloads SET fetched_at=COALESCE(fetched_at, ?), updated_at=? WHERE id=?",
+                (iso(), iso(), download_id),
+            )
+            if wedges_before is not None:
+                self.conn.execute(
+                    "UPDATE downloads SET wedge='requested', wedges_before=? WHERE id=?", (wedges_before, download_id)
+                )
+
+    def unmark_fetching(self, download_id: int) -> None:
+        """The tracker answered the fetch with an error: no snatch happened, nothing was spent."""
+        with self.tx():
+            self.conn.execute(
+                "UPDATE downloads SET fetched_at=NULL, wedge=CASE WHEN wedge='requested' THEN NULL ELSE wedge END, "
+                "updated_at=? WHERE id=?", (iso(), download_id),
+            )
+
+    def set_wedge(self, download_id: int, outcome: str | None, *, freeleech: bool | None = None) -> None:
+        """What became of the wedge asked for with a download (``None``: it was never sent)."""
+        with self.tx():
+            self.conn.execute("UPDATE downloads SET wedge=?, updated_at=? WHERE id=?", (outcome, iso(), download_id))
+            if freeleech is not None:
+                self.conn.execute("UPDATE downloads SET freeleech=? WHERE id=?", (int(freeleech), download_id))
+
+    def guard_downloads(self, unfinished: Sequence[str], fetched_since: datetime) -> list[dict[str, Any]]:
+        """What the tracker guard counts: abook's unfinished downloads, and every download whose
+        .torrent was fetched since ``fetched_since`` (the tracker's own counts may not show it yet)."""
+        marks = ",".join("?" for _ in unfinished)
+        # Two indexed lookups: an OR over the two columns would scan every download ever made.
+        return self.q(
+            f"SELECT * FROM downloads WHERE id IN (SELECT id FROM downloads WHERE status IN ({marks}) "
+            "UNION SELECT id FROM downloads WHERE fetched_at >= ?) ORDER BY id",
+            (*unfinished, iso(fetched_since)),
+        )
+
+    def unsettled_wedges(self, since: datetime) -> int:
+        """Wedges asked for since ``since`` whose spending the account's count has not shown yet."""
+        return int(self.scalar(
+            "SELECT COUNT(*) FROM downloads WHERE wedge IN ('requested', 'unconfirmed') AND fetched_at >= ?",
+            (iso(since),),
+        ) or 0)
+
+    def tracker_torrents(self, tracker: str = "mam") -> list[dict[str, Any]]:
+        """abook's downloads of torrents on ``tracker`` (whichever route found them) that have a
+        torrent id: id, hashes, status, times."""
+        return self.q(
+            "SELECT id, torrent_id, info_hash, qb_hash, title, status, size, freeleech, fetched_at, created_at, "
+            "completed_at FROM downloads WHERE COALESCE(tracker, source)=? AND COALESCE(torrent_id, '') != '' "
+            "ORDER BY id",
+            (tracker,),
+        )
+
     # ------------------------------------------------------------- top10 log
     def record_decision(self, decision: Mapping[str, Any]) -> None:
         with self.tx():
@@ -786,28 +842,52 @@ class State:
 
     def set_series_gaps(
         self, series_id: str, name: str, *, known_total: int | None, missing: int | None, status: str,
-        library_id: str | None = None, when: str | None = None,
+        library_id: str | None = None, when: str | None = None, source: str | None = None,
+        source_name: str | None = None, reason: str | None = None,
     ) -> None:
-        """Completion figures of a series (``owned`` stays scan's count of books)."""
+        """Completion figures of a series (``owned`` stays scan's count of books), the source
+        that listed it and the name it has there, or why it is unknown."""
         with self.tx():
             self.conn.execute(
-                "INSERT INTO series (id, library_id, name, known_total, missing, status, last_check) "
-                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET known_total=excluded.known_total, "
-                "missing=excluded.missing, status=excluded.status, last_check=excluded.last_check",
-                (series_id, library_id, name, known_total, missing, status, when or iso()),
+                "INSERT INTO series (id, library_id, name, known_total, missing, status, last_check, source, "
+                "source_name, reason) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "known_total=excluded.known_total, missing=excluded.missing, status=excluded.status, "
+                "last_check=excluded.last_check, source=excluded.source, source_name=excluded.source_name, "
+                "reason=excluded.reason",
+                (series_id, library_id, name, known_total, missing, status, when or iso(), source, source_name,
+                 reason),
             )
 
     def set_author_gaps(
         self, author_id: str, name: str, *, owned: int, known_total: int | None, missing: int | None,
-        library_id: str | None = None, when: str | None = None,
+        library_id: str | None = None, when: str | None = None, status: str | None = None,
+        source: str | None = None, reason: str | None = None,
     ) -> None:
-        """Completion figures of an author (``num_books`` stays scan's count)."""
+        """Completion figures of an author (``num_books`` stays scan's count), the source that
+        listed the catalogue, or why it is unknown."""
         with self.tx():
             self.conn.execute(
-                "INSERT INTO authors (id, library_id, name, owned, known_total, missing, last_check) "
-                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET owned=excluded.owned, "
-                "known_total=excluded.known_total, missing=excluded.missing, last_check=excluded.last_check",
-                (author_id, library_id, name, owned, known_total, missing, when or iso()),
+                "INSERT INTO authors (id, library_id, name, owned, known_total, missing, last_check, status, source, "
+                "reason) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET owned=excluded.owned, "
+                "known_total=excluded.known_total, missing=excluded.missing, last_check=excluded.last_check, "
+                "status=excluded.status, source=excluded.source, reason=excluded.reason",
+                (author_id, library_id, name, owned, known_total, missing, when or iso(), status, source, reason),
+            )
+
+    def mark_group_unknown(
+        self, kind: str, group_id: str, name: str, *, reason: str, owned: int = 0,
+        library_id: str | None = None, when: str | None = None,
+    ) -> None:
+        """A series (``series_gap``) or author (``author_gap``) whose bibliography could not be
+        had this run: status ``unknown`` and why; figures an earlier run found are kept."""
+        table = "series" if kind == "series_gap" else "authors"
+        extra = "" if table == "series" else ", owned"
+        with self.tx():
+            self.conn.execute(
+                f"INSERT INTO {table} (id, library_id, name, status, reason, last_check{extra}) "
+                f"VALUES (?,?,?,?,?,?{', ?' if extra else ''}) ON CONFLICT(id) DO UPDATE SET "
+                "status=excluded.status, reason=excluded.reason, last_check=excluded.last_check",
+                (group_id, library_id, name, "unknown", reason, when or iso(), *((owned,) if extra else ())),
             )
 
     def series_completion(self) -> list[dict[str, Any]]:
@@ -824,6 +904,32 @@ class State:
             "WHERE removed_at IS NULL AND missing > 0 ORDER BY missing DESC, name LIMIT ?",
             (limit,),
         )
+
+    def unknown_groups(self) -> list[dict[str, Any]]:
+        """Series and authors whose bibliography is unknown, with why (``kind`` series_gap /
+        author_gap)."""
+        return self.q(
+            "SELECT 'series_gap' AS kind, id, name, reason, last_check FROM series "
+            "WHERE removed_at IS NULL AND status='unknown' AND reason IS NOT NULL "
+            "UNION ALL SELECT 'author_gap', id, name, reason, last_check FROM authors "
+            "WHERE removed_at IS NULL AND status='unknown' AND reason IS NOT NULL ORDER BY 1, 3"
+        )
+
+    def group_figures(self, kind: str, group_id: str) -> dict[str, Any] | None:
+        """The stored series / authors row of one group (status, reason, source...)."""
+        table = "series" if kind == "series_gap" else "authors"
+        rows = self.q(f"SELECT * FROM {table} WHERE id=?", (group_id,))
+        return rows[0] if rows else None
+
+    def missing_reason_counts(self) -> dict[str, dict[str, int]]:
+        """``{kind: {reason_code: count}}`` over missing_books rows that are not_found or unwanted."""
+        out: dict[str, dict[str, int]] = {}
+        for row in self.q(
+            "SELECT kind, reason_code, COUNT(*) AS n FROM missing_books "
+            "WHERE status IN ('not_found', 'unwanted') AND reason_code IS NOT NULL GROUP BY kind, reason_code"
+        ):
+            out.setdefault(row["kind"], {})[row["reason_code"]] = row["n"]
+        return out
 
     def missing_status_counts(self) -> dict[str, dict[str, int]]:
         """``{kind: {status: count}}`` over missing_books (statuses as stored)."""

@@ -245,7 +245,12 @@ def test_with_mam_id_prowlarr_results_are_judged_on_mams_record(tmp_path, server
     mam_calls = mam.requests[before:]
     assert any(r.path == "/jsonLoad.php" for r in mam_calls)  # the ratio guard read the account
     lookups = [r for r in mam_calls if r.path == "/tor/js/loadSearchJSONbasic.php"]
-    assert len(lookups) == len(decisions)  # one exact tor[id] read per walked torrent, no more
+    # One exact tor[id] read per walked torrent, and one more right before each .torrent is
+    # fetched (the guard's fresh look: freeleech may have ended since), no more.
+    grabbed = [t for t, (decision, _) in decisions.items() if decision == "queued"]
+    assert len(lookups) == len(decisions) + len(grabbed)
+    read = [r.body["tor"]["id"] for r in lookups]
+    assert all(read.count(t) == 2 for t in grabbed) and all(read.count(t) == 1 for t in decisions if t not in grabbed)
     gaps = [b.at - a.at for a, b in itertools.pairwise(r for r in mam_calls if not r.path.startswith("/announce"))]
     assert min(gaps) >= 0.15 - 0.01
 

@@ -4,7 +4,10 @@ It holds a catalog of rows in MAM's exact search shape (JSON-in-string ``author_
 formatted sizes, 0/1 flags) and implements what abook relies on, strictly enough to catch bugs:
 
 - ``POST`` (JSON body) and ``GET`` (``tor[...]`` brackets) ``/tor/js/loadSearchJSONbasic.php``:
-  text / category / main_cat / language / date-window filters, ``sortType``, paging with
+  text (a full-text match like the site's: every word of the query must be a whole word of the
+  ``srchIn`` fields, words split at anything but letters and digits - so "Xyz's" is "xyz" + "s"
+  and never "xyzs", "&" and ":" are no words -, case and accents folded) / category / main_cat /
+  language / date-window filters, ``sortType``, paging with
   ``startNumber`` + ``perpage`` (capped by ``max_per_page``), ``dlLink``, and
   ``{"error": "Nothing returned, out of N"}`` when a page is empty;
 - the ``mam_id`` cookie rotates on every answered request and only the newest value (plus
@@ -14,6 +17,17 @@ formatted sizes, 0/1 flags) and implements what abook relies on, strictly enough
   :func:`abook.torrent.make_torrent` from small generated files, so info-hashes are real;
 - ``/jsonLoad.php`` serves user stats that tests can change; ``/json/bonusBuy.php`` sells VIP and
   upload credit against the user's points;
+- a download is a **snatch**, and like the real site the account's numbers lag behind it: the
+  unsatisfied count and ``/json/loadUserDetailsTorrents.php?type=unsat`` (the account's own
+  unsatisfied list, 250 rows a page, MLM's row shape) show a snatch only ``snatch_lag`` seconds
+  later (real MAM: 5-20 minutes; :meth:`settle` makes them show at once);
+- ``download.php?...&fl=1`` asks for a freeleech **wedge** with the download: one is deducted and
+  the torrent turns personal freeleech -- also on a torrent that was free or VIP already (the
+  waste sevenlayercookie/MouseSearch #47 saw); without wedges, or with ``wedge_mode="disabled"``,
+  the torrent is served without freeleech and nothing says so (``wedge_refusal="error"`` answers a
+  JSON error instead, no snatch; ``wedge_mode="refuse"`` always answers ``Not allowed via API``);
+- flags change between a search and the grab: :meth:`set_flags` at once, :meth:`change_after_search`
+  right after the next search page that shows the torrent;
 - faults can be injected per path: 403, an HTML login page, a login redirect, 500, 429, malformed
   JSON, a JSON error.
 
@@ -36,6 +50,7 @@ import shutil
 import tempfile
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -379,6 +394,14 @@ def _size_bytes(text: Any) -> float:
     return float(match.group(1)) * 1024 ** " KMGT".index(match.group(2) or " ")
 
 
+def _words(text: str) -> list[str]:
+    """Words as a full-text index sees them: entities decoded, case and accents folded, split at
+    every character that is not a letter or a digit."""
+    folded = unicodedata.normalize("NFKD", html.unescape(text or ""))
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold()
+    return re.findall(r"[^\W_]+", folded)
+
+
 def _json_values(field_value: Any) -> list[str]:
     if not field_value:
         return []
@@ -409,6 +432,9 @@ class FakeMAM(LoopbackServer):
         retry_after: float | None = None,
         mark_snatched: bool = True,
         cookie_domain: str | None = None,
+        snatch_lag: float = 600.0,
+        wedge_mode: str = "spend",
+        wedge_refusal: str = "silent",
     ) -> None:
         super().__init__()
         self.catalog: list[dict[str, Any]] = list(catalog) if catalog is not None else make_catalog()
@@ -424,6 +450,13 @@ class FakeMAM(LoopbackServer):
         self.payload_size = payload_size
         self.mark_snatched = mark_snatched
         self.cookie_domain = cookie_domain
+        self.snatch_lag = snatch_lag
+        self.wedge_mode = wedge_mode  # spend | disabled (served, nothing spent) | refuse (a JSON error)
+        self.wedge_refusal = wedge_refusal  # silent | error (when no wedge is left)
+        self.snatches: dict[str, dict[str, Any]] = {}  # torrent id -> snatch-list row (+ "_at")
+        self.wedge_requests: list[str] = []  # torrent ids downloaded with fl=1
+        self.wedges_spent: list[str] = []
+        self._after_search: dict[str, dict[str, Any]] = {}
         self.requests: list[Recorded] = []
         self.purchases: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
@@ -466,7 +499,54 @@ class FakeMAM(LoopbackServer):
                 unsat["limit"] = limit
 
     def set_ratio(self, ratio: float | str) -> None:
-        self.set_user(ratio=ratio)
+        """The ratio, with the uploaded bytes that make it (as the real account would show)."""
+        with self.lock:
+            self.user["ratio"] = ratio
+            try:
+                value = float(ratio)
+            except (TypeError, ValueError):
+                return
+            down = int(self.user.get("downloaded_bytes") or 0)
+            if math.isfinite(value) and down > 0:
+                up = int(value * down)
+                self.user["uploaded_bytes"] = up
+                self.user["uploaded"] = format_size(up)
+
+    def set_flags(self, tid: int | str, **flags: Any) -> None:
+        """Change a torrent's row now (``free=0`` ends its freeleech, ``vip=1``...)."""
+        with self.lock:
+            row = self.row(tid)
+            assert row is not None, tid
+            row.update({k: int(v) if isinstance(v, bool) else v for k, v in flags.items()})
+
+    def change_after_search(self, tid: int | str, **flags: Any) -> None:
+        """Change a torrent's row right after the next search page (not an id lookup) shows it:
+        what happens when freeleech ends between the search and the grab."""
+        with self.lock:
+            self._after_search[str(tid)] = flags
+
+    def add_snatch(self, tid: int | str, *, settled: bool = True, **fields: Any) -> dict[str, Any]:
+        """A snatch of the account (e.g. one made before the test), as its snatch-list row."""
+        with self.lock:
+            row = self._snatch_row(str(tid))
+            row.update(fields)
+            if settled:
+                row["_at"] = time.time() - self.snatch_lag - 1
+            return row
+
+    def settle(self) -> None:
+        """MAM catches up: every snatch shows in the account's numbers and its unsatisfied list."""
+        with self.lock:
+            for row in self.snatches.values():
+                row["_at"] = min(row["_at"], time.time() - self.snatch_lag - 1)
+
+    def settled_snatches(self) -> list[dict[str, Any]]:
+        cutoff = time.time() - self.snatch_lag
+        return [r for r in self.snatches.values() if r["_at"] <= cutoff]
+
+    @property
+    def wedges(self) -> int:
+        return int(self.user.get("wedges") or 0)
 
     def add(self, *rows: dict[str, Any]) -> None:
         with self.lock:
@@ -573,6 +653,9 @@ class FakeMAM(LoopbackServer):
         if path.startswith("/json/bonusBuy.php"):
             self.send(h, 200, self._bonus(dict(pairs)), headers=self._rotate())
             return 200
+        if path == "/json/loadUserDetailsTorrents.php":
+            self.send(h, 200, self._snatch_list(dict(pairs)), headers=self._rotate())
+            return 200
         if path == "/json/checkCookie.php":
             self.send(h, 200, {"Success": True, "username": self.user.get("username")}, headers=self._rotate())
             return 200
@@ -665,7 +748,7 @@ class FakeMAM(LoopbackServer):
         cats = {c for c in _ints(tor.get("cat")) if c != 0}
         langs = set(_ints(tor.get("browse_lang")))
         start_date, end_date = _bound(tor.get("startDate")), _bound(tor.get("endDate"))
-        tokens = [t for t in re.findall(r"[\w']+", html.unescape(text).lower()) if t]
+        tokens = _words(text)
         wanted_id = str(tor.get("id") or "")
         rows = []
         for row in self.catalog:
@@ -683,7 +766,7 @@ class FakeMAM(LoopbackServer):
             if end_date and added >= end_date:
                 continue
             if tokens:
-                hay = self._haystack(row, fields)
+                hay = set(_words(self._haystack(row, fields)))
                 if not all(t in hay for t in tokens):
                     continue
             rows.append(row)
@@ -708,6 +791,8 @@ class FakeMAM(LoopbackServer):
             if want_dl:
                 out["dl"] = self.dl_hash(row["id"])
             data.append(out)
+            if not wanted_id and str(row["id"]) in self._after_search:
+                row.update(self._after_search.pop(str(row["id"])))  # seen as it was; changed now
         return {"perpage": perpage, "start": start, "data": data, "total": total, "found": total}
 
     @staticmethod
@@ -761,7 +846,23 @@ class FakeMAM(LoopbackServer):
             self.send(h, 404, "<html><body>Invalid torrent id</body></html>", content_type="text/html",
                       headers=self._rotate())
             return 404
+        if "fl" in query:
+            self.wedge_requests.append(str(row["id"]))
+            has_wedge = int(self.user.get("wedges") or 0) > 0
+            if self.wedge_mode == "spend" and has_wedge and not int(row.get("personal_freeleech") or 0):
+                # Spent whatever the torrent's flags: a wedge on a free or VIP torrent is wasted.
+                self.user["wedges"] = int(self.user["wedges"]) - 1
+                row["personal_freeleech"] = 1
+                self.wedges_spent.append(str(row["id"]))
+            elif self.wedge_mode == "refuse":
+                self.send(h, 200, {"success": False, "error": "Not allowed via API"}, headers=self._rotate())
+                return 200
+            elif not has_wedge and self.wedge_refusal == "error":
+                self.send(h, 200, {"success": False, "error": "You do not have any FL Wedges"}, headers=self._rotate())
+                return 200
         data = self.torrent_bytes(row["id"])
+        if not int(row.get("my_snatched") or 0) and str(row["id"]) not in self.snatches:
+            self._snatch_row(str(row["id"]))  # a new snatch: it shows in the counts snatch_lag later
         if self.mark_snatched:
             row["my_snatched"] = 1
         name = html.unescape(str(row["title"]))
@@ -772,8 +873,47 @@ class FakeMAM(LoopbackServer):
         return 200
 
     # --------------------------------------------------------------- user
+    def _snatch_row(self, tid: str) -> dict[str, Any]:
+        if tid in self.snatches:
+            return self.snatches[tid]
+        row = self.row(tid) or {}
+        now = int(time.time())
+        snatch = {
+            "id": int(tid), "title": row.get("title", f"torrent {tid}"), "size": row.get("size", "0 B"),
+            "catname": row.get("catname", ""), "category": row.get("category", 0), "tags": row.get("tags", ""),
+            "free": row.get("free", 0), "vip": row.get("vip", 0), "personalFree": row.get("personal_freeleech", 0),
+            "times_completed": row.get("times_completed", 0), "seeders": row.get("seeders", 0),
+            "leechers": row.get("leechers", 0), "uploaded": 0, "downloaded": 0, "seedtime": 0, "leechtime": 0,
+            "STG": "3d 00:00:00", "finished": 0, "start_unix": now, "start_date": mam_time(datetime.now(UTC)),
+            "complete_unix": 0, "complete_date": "", "last_seed": "", "to_go": 0, "to_go_pretty": "",
+            "dl": self.dl_hash(tid), "_at": time.time(),
+        }
+        self.snatches[tid] = snatch
+        return snatch
+
+    def _snatch_list(self, query: dict[str, str]) -> dict[str, Any]:
+        if str(query.get("uid")) != str(self.user.get("uid")):
+            return {"success": False, "error": "Invalid user"}
+        kind = query.get("type", "")
+        if kind == "unsat":
+            rows = self._unsatisfied()
+        elif kind == "leeching":
+            rows = [r for r in self.settled_snatches() if not int(r.get("finished") or 0)]
+        else:
+            rows = []  # the other lists (sSat, upAct...) are not modelled
+        page = int(query.get("iteration") or 0)
+        chunk = rows[page * 250 : (page + 1) * 250]
+        return {"rows": [{k: copy.deepcopy(v) for k, v in r.items() if not k.startswith("_")} for r in chunk],
+                "success": True}
+
+    def _unsatisfied(self) -> list[dict[str, Any]]:
+        return [r for r in self.settled_snatches() if int(r.get("seedtime") or 0) < 72 * 3600]
+
     def _user_json(self, keys: set[str]) -> dict[str, Any]:
         data = copy.deepcopy(self.user)
+        counted = len(self._unsatisfied())
+        if counted and isinstance(data.get("unsat"), dict):
+            data["unsat"]["count"] = int(data["unsat"].get("count") or 0) + counted
         if "snatch_summary" not in keys:
             for key in SUMMARY_KEYS:
                 data.pop(key, None)

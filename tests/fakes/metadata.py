@@ -21,6 +21,9 @@ Apollo-state layout described in the research). ``fake.mode`` switches failure b
 - Audible: ``"throttle"`` (429);
 - Hardcover: ``"unauthorized"`` (401 invalid_token), ``"graphql-error"`` (200 with ``errors``),
   ``"throttle"`` (429); a token other than ``token`` is refused with 401.
+
+``fake.fail_if = lambda request: "error500"`` applies a mode to the requests it names only (one
+series or author failing while the others are served), e.g. :func:`asking_about`.
 """
 
 from __future__ import annotations
@@ -205,9 +208,21 @@ class FakeRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes = b""
+    mode: str | None = None  # a failure mode ``fail_if`` chose for this request only
+
+    def text(self) -> str:
+        """Everything the request asks about (query values and body), for ``fail_if`` rules."""
+        return " ".join([*self.query.values(), self.body.decode("utf-8", "replace")])
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
+
+
+def asking_about(words: str, mode: str = "error500") -> Any:
+    """A ``fail_if`` rule: ``mode`` for every request whose query or body holds all ``words``."""
+    def rule(request: FakeRequest) -> str | None:
+        return mode if _contains_words(request.text(), words) else None
+    return rule
 
 
 @dataclass
@@ -236,6 +251,7 @@ class FakeServer:
         self.catalogue = catalogue or default_catalogue()
         self.mode: str | None = None
         self.fail_times = 0
+        self.fail_if: Any = None  # request -> a mode for that request, or None
         self.requests: list[FakeRequest] = []
         self.url = ""
         self._server: ThreadingHTTPServer | None = None
@@ -299,12 +315,17 @@ class FakeServer:
             failing = self.fail_times > 0
             if failing:
                 self.fail_times -= 1
-        if failing or self.mode == "error500":
+        if self.fail_if is not None:
+            request.mode = self.fail_if(request)
+        if failing or self._mode(request) == "error500":
             return _json({"error": "internal"}, 500)
         try:
             return self.handle(request)
         except Exception as exc:  # a bug in the fake must show as a 500, not a hang
             return _json({"error": f"fake crashed: {exc!r}"}, 500)
+
+    def _mode(self, request: FakeRequest) -> str | None:
+        return request.mode or self.mode
 
     def handle(self, request: FakeRequest) -> FakeResponse:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -315,6 +336,7 @@ class FakeServer:
     def reset(self) -> None:
         self.requests.clear()
         self.mode = None
+        self.fail_if = None
         self.fail_times = 0
 
 
@@ -377,18 +399,18 @@ class FakeGoogleBooks(FakeServer):
         return _json(body, status)
 
     def handle(self, request: FakeRequest) -> FakeResponse:
-        if self.mode == "quota":
+        if self._mode(request) == "quota":
             return self._error(
                 429, "rateLimitExceeded",
                 "Quota exceeded for quota metric 'Queries' and limit 'Queries per day' of service "
                 "'books.googleapis.com' for consumer 'project_number:000000000000'.",
             )
-        if self.mode == "daily":
+        if self._mode(request) == "daily":
             return self._error(403, "dailyLimitExceeded", "Daily Limit Exceeded", "usageLimits")
         key = request.query.get("key", "")
-        if self.mode == "badkey" or (self.required_key and key != self.required_key):
+        if self._mode(request) == "badkey" or (self.required_key and key != self.required_key):
             return self._error(400, "keyInvalid", "API key not valid. Please pass a valid API key.")
-        if self.mode == "malformed":
+        if self._mode(request) == "malformed":
             return FakeResponse(200, b'{"kind": "books#volumes", "items": [', {}, "application/json")
         path = request.path[len(self.base_path):] if request.path.startswith(self.base_path) else request.path
         if path == "/volumes":
@@ -532,9 +554,9 @@ class FakeAudible(FakeServer):
         return [copy.deepcopy(self.template), *made]
 
     def handle(self, request: FakeRequest) -> FakeResponse:
-        if self.mode == "throttle":
+        if self._mode(request) == "throttle":
             return _json({"message": "Too many requests"}, 429)
-        if self.mode == "malformed":
+        if self._mode(request) == "malformed":
             return FakeResponse(200, b'{"products": [{"asin": ', {}, "application/json")
         groups = request.query.get("response_groups", "").split(",")
         if request.path == "/1.0/catalog/products":
@@ -663,13 +685,13 @@ class FakeHardcover(FakeServer):
     def handle(self, request: FakeRequest) -> FakeResponse:
         if request.method != "POST" or request.path != self.base_path:
             return _json({"error": "not found"}, 404)
-        if self.mode == "unauthorized" or request.headers.get("authorization") != f"Bearer {self.token}":
+        if self._mode(request) == "unauthorized" or request.headers.get("authorization") != f"Bearer {self.token}":
             return _json({"error": "invalid_token"}, 401)
-        if self.mode == "throttle":
+        if self._mode(request) == "throttle":
             return _json({"error": "Too Many Requests"}, 429, **{"Retry-After": "0"})
-        if self.mode == "malformed":
+        if self._mode(request) == "malformed":
             return FakeResponse(200, b'{"data": {"search": ', {}, "application/json")
-        if self.mode == "graphql-error":
+        if self._mode(request) == "graphql-error":
             return _json({"errors": [{"message": "field 'nope' not found in type: 'query_root'",
                                       "extensions": {"code": "validation-failed"}}]})
         payload = request.json() or {}
@@ -824,13 +846,13 @@ class FakeGoodreads(FakeServer):
         return f"{book.title} ({inner})"
 
     def handle(self, request: FakeRequest) -> FakeResponse:
-        if self.mode == "waf":
+        if self._mode(request) == "waf":
             return FakeResponse(202, b"", {"x-amzn-waf-action": "challenge"}, "text/html")
-        if self.mode == "waf-page":
+        if self._mode(request) == "waf-page":
             return _html(_WAF_PAGE)
-        if self.mode == "throttle":
+        if self._mode(request) == "throttle":
             return _html("<html><body>Service Unavailable</body></html>", 503)
-        if self.mode == "malformed":
+        if self._mode(request) == "malformed":
             return _html("<html><body><table class='tableList'><tr><td><a href='/nowhere'>x")
         path = request.path
         if path == "/search":

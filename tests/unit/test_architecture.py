@@ -19,7 +19,8 @@ PACKAGE = SRC / "abook"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("abook", "abook.errors", "abook.models", "abook.config", "abook.progress", "abook.http",
               "abook.torrent", "abook.times")),
-    ("domain", ("abook.matching", "abook.library", "abook.acquisition", "abook.bibliography", "abook.tidy")),
+    ("domain", ("abook.matching", "abook.library", "abook.acquisition", "abook.bibliography", "abook.tidy",
+                "abook.queries", "abook.naming")),
     ("adapters", ("abook.clients", "abook.sources", "abook.state", "abook.migrations", "abook.search",
                   "abook.guard")),
     ("workflows", ("abook.workflows",)),
@@ -143,7 +144,7 @@ def test_no_import_loop():
 
 
 @pytest.mark.parametrize("module", ["abook.matching", "abook.library", "abook.acquisition", "abook.bibliography",
-                                    "abook.tidy"])
+                                    "abook.tidy", "abook.queries", "abook.naming"])
 def test_pure_modules_do_no_io(module):
     g = graph()
     members = [m for m in g if m == module or m.startswith(module + ".")]

@@ -22,10 +22,11 @@ from abook.bibliography import (
     find_gaps,
     order_gaps,
 )
-from abook.errors import ConfigError, ServiceError
+from abook.errors import ConfigError, PartialFailure, ServiceError
 from abook.matching import LibraryIndex as build_index
 from abook.models import BookRef, Release, SeriesRef
 from abook.progress import NullProgress
+from abook.queries import MAX_QUERIES_PER_BOOK
 from abook.search import Acquisition
 from abook.sources.base import (
     KIND_BOOK,
@@ -510,3 +511,293 @@ def test_gaps_report_lists_completion_and_authors(state):
 def test_no_usable_source_is_a_config_error(state):
     with pytest.raises(ConfigError):
         gaps.run(state, [], None, kind=SERIES_GAP, now=NOW, limit=1, retry_days=14)
+
+
+# ============================================================================ issue #13: recall
+class WordSearch:
+    """A tracker search that tokenises like MAM's full-text index: every query word must be a
+    whole word of the title, author or series (split at anything but letters and digits)."""
+
+    name = "mam"
+
+    def __init__(self, releases: list[Release], *, fail: set[str] | None = None) -> None:
+        self.releases = releases
+        self.queries: list[str] = []
+        self.fail = fail or set()  # texts whose search fails (the tracker's 5xx)
+
+    @staticmethod
+    def words(text: str) -> list[str]:
+        import re
+        import unicodedata
+
+        folded = unicodedata.normalize("NFKD", text)
+        return re.findall(r"[^\W_]+", "".join(c for c in folded if not unicodedata.combining(c)).casefold())
+
+    def find(self, title: str, author: str = "") -> list[Release]:
+        text = f"{title} {author}".strip()
+        self.queries.append(text)
+        if text in self.fail:
+            raise ServiceError("MAM answered 500 on POST /tor/js/loadSearchJSONbasic.php", service="MAM", status=500)
+        wanted = self.words(text)
+        out = []
+        for r in self.releases:
+            have = set(self.words(" ".join([r.title, *r.authors, *(s.name for s in r.series)])))
+            if all(w in have for w in wanted):
+                out.append(r)
+        return out
+
+    def fetch(self, release: Release):
+        return FakeSearch.fetch(self, release)  # type: ignore[arg-type]
+
+
+def test_translations_are_no_missing_books():
+    group = Group(AUTHOR_GAP, "au-jane", "Jane Author", "Jane Author", tuple(owned_refs()))
+    entries = [BibEntry("Lonely Standalone", JANE, kind=KIND_BOOK, language="English"),
+               BibEntry("Einsamer Einzelband", JANE, kind=KIND_BOOK, language="German"),
+               BibEntry("Unknown Tongue", JANE, kind=KIND_BOOK)]  # no language: no reason to skip
+    found = find_gaps(group, entries, build_index(owned_refs()), build_index([]), languages=("English",))
+    assert titles(found.missing) == ["Lonely Standalone", "Unknown Tongue"]
+    assert [(x.title, "another language" in why) for x, why in found.skipped] == [("Einsamer Einzelband", True)]
+    assert found.wanted == 2
+    everything = find_gaps(group, entries, build_index(owned_refs()), build_index([]))
+    assert len(everything.missing) == 3  # no LANGUAGES given: nothing is a translation
+
+
+def test_two_works_at_one_position_are_both_kept_and_the_owned_check_decides():
+    entries = [e("Third Flame", "3"), e("Third Flame (Dramatized Adaptation)", "3"), e("Ember Tales", "3"),
+               e("Fourth Flame", "4")]
+    kept = dedupe_entries(entries, SERIES_GAP)
+    assert titles(kept) == ["Third Flame", "Ember Tales", "Fourth Flame"]  # one edition per work
+    # owning "Third Flame" at #3 leaves "Ember Tales" at #3 missing...
+    owned = [BookRef("Third Flame", JANE, (SeriesRef(SAGA, "3"),), ref="b3")]
+    found = find_gaps(series_group(owned), entries, build_index(owned), build_index([]))
+    assert titles(found.missing) == ["Ember Tales", "Fourth Flame"]
+    assert found.key(kept[1], SERIES_GAP) == "pos:3~ember tales" and found.key(kept[0], SERIES_GAP) == "pos:3"
+    # ...but an owned #3 whose title matches neither covers both: no guess, no wrong grab
+    other = [BookRef("Flame the Third", JANE, (SeriesRef(SAGA, "3"),), ref="b3x")]
+    found = find_gaps(series_group(other), entries, build_index(other), build_index([]))
+    assert titles(found.missing) == ["Fourth Flame"]
+
+
+def test_a_position_written_in_words_is_a_position():
+    from abook.sources.base import clean_position
+
+    assert [clean_position(v) for v in ("Book Two", "Book II", "Three", "Books One to Three")] == ["2", "2", "3", "1-3"]
+    entry = e("Second Flame", clean_position("Book Two"))
+    assert entry_skip_reason(entry, include_novellas=False) is None
+
+
+def judged_for(book: BookRef, *releases: Release, owned: list[BookRef] = ()):
+    from abook.bibliography import judge_all
+
+    return judge_all(book, list(releases), Policy(), owned=build_index(owned))
+
+
+@pytest.mark.parametrize(
+    ("releases", "status", "code"),
+    [
+        ([], "not_found", "no_results"),
+        ([rel("1", "Third Flame (Abridged)", tags="Abridged")], "unwanted", "abridged"),
+        ([rel("1", "Third Flame", language="German")], "unwanted", "language"),
+        ([rel("1", "Third Flame", snatched=True)], "unwanted", "snatched"),
+        ([rel("1", "Third Flame (Part 1 of 2)"), rel("2", "Third Flame (Part 2 of 2)")], "unwanted", "split"),
+        ([rel("1", "Third Flame [Dramatized Adaptation]", tags="GraphicAudio full cast"),
+          rel("2", "Third Flame (Abridged)", tags="Abridged"), rel("3", "Third Flame", language="French")],
+         "unwanted", "dramatized"),  # the commonest reason, then the first seen
+        ([rel("1", "Third Flame", authors=("Other Person",)), rel("2", "Fifth Flame")], "not_found", "no_match"),
+    ],
+)
+def test_settle_says_why_no_torrent_was_taken(releases, status, code):
+    from abook.bibliography import settle
+
+    settled = settle(third(), judged_for(third(), *releases))
+    assert (settled.status, settled.code) == (status, code)
+    assert settled.reason
+
+
+def test_settle_finds_the_book_owned_and_an_ebook_unwanted():
+    from abook.bibliography import settle
+
+    owned = [BookRef("Third Flame", JANE, (SeriesRef(SAGA, "3"),), ref="b3")]
+    settled = settle(third(), judged_for(third(), rel("1", "Third Flame"), owned=owned))
+    assert (settled.status, settled.code) == ("in_library", "owned")
+    ebook = Release("mam", "9", "Third Flame", authors=JANE, main_category="ebook", seeders=5)
+    assert settle(third(), judged_for(third(), ebook)).code == "ebook"
+
+
+def test_refusal_codes_follow_the_words_of_the_one_judge():
+    from abook.acquisition import screen
+    from abook.bibliography import refusal_code
+
+    cases = {
+        "abridged": rel("1", "X", tags="Abridged"),
+        "language": rel("2", "X", language="German"),
+        "snatched": rel("3", "X", snatched=True),
+        "dramatized": rel("4", "X", tags="full cast dramatization"),
+        "omnibus": rel("5", "X Box Set"),
+        "ebook": Release("mam", "6", "X", main_category="ebook"),
+    }
+    for code, release in cases.items():
+        why = screen(release, Policy())
+        assert why and refusal_code(why) == code, (code, why)
+
+
+def test_run_walks_the_plan_until_the_book_is_found_and_records_the_queries(state):
+    add_books(state, [("First Flame", "1")])
+    bib = [e("First Flame", "1"), e("King's Gambit", "2"), e("Three Crowns", "3"), e("The Last Ember", "4")]
+    search = WordSearch([
+        rel("201", "Kings Gambit", series=(SeriesRef(SAGA, "2"),)),  # the uploader dropped the apostrophe
+        rel("301", "Three Crowns", series=(SeriesRef(SAGA, "3"),)),
+    ])
+    result = gaps.run(state, [FakeSource("audible", {SAGA: bib})], Acquisition(search, None, Policy(max_active=0)),
+                      kind=SERIES_GAP, now=NOW, limit=10, retry_days=14)
+    decided = {d.title: (d.decision, d.torrent_id, d.queries) for d in result.decisions}
+    assert decided["King's Gambit"][:2] == ("pending", "201")
+    assert decided["King's Gambit"][2] == ["King's Gambit Author", "King's Gambit", "kings gambit Author"]
+    assert decided["Three Crowns"][2] == ["Three Crowns Author"]  # found at once: nothing else asked
+    last = decided["The Last Ember"]
+    assert last[0] == "not_found" and len(last[2]) == len(set(last[2])) <= MAX_QUERIES_PER_BOOK
+    assert search.queries == [q for d in result.decisions for q in d.queries]  # nothing asked unrecorded
+    rows = {r["title"]: r for r in state.missing_books(SERIES_GAP)}
+    assert json.loads(rows["The Last Ember"]["queries"]) == last[2]
+    # its series query found the series' other uploads: results, none of them this book
+    assert rows["The Last Ember"]["reason_code"] == "no_match" and "none of them" in rows["The Last Ember"]["reason"]
+    assert last[2][-1] == "Ember Author"
+    assert result.counts()["not_found:no_match"] == 1 and result.counts()["searches"] == len(search.queries)
+    listed = {b["title"]: b for b in missing.run(state).as_dict()["series"][0]["books"]}
+    assert listed["The Last Ember"]["queries"] == last[2] and listed["King's Gambit"]["status"] == "queued"
+
+
+def test_a_failed_search_leaves_the_book_wanted_and_three_in_a_row_stop_the_run(state):
+    add_books(state, [("First Flame", "1"), ("Second Flame", "2"), ("Fourth Flame", "4")])
+    search = WordSearch(tracker(), fail={"Third Flame Author"})
+    result = fill(state, search)
+    rows = {r["title"]: r for r in state.missing_books(SERIES_GAP)}
+    assert rows["Third Flame"]["status"] == "wanted" and rows["Third Flame"]["last_search"] is None
+    assert rows["Fifth Flame"]["status"] == "queued"  # the run went on
+    assert state.scalar("SELECT COUNT(*) FROM failed_attempts WHERE kind='search'") == 1
+    error = result.error()
+    assert isinstance(error, PartialFailure) and error.exit_code == 1 and "stay wanted" in str(error)
+
+
+def test_searches_failing_one_after_another_stop_the_fetch_with_exit_3(state):
+    add_books(state, [("First Flame", "1"), ("Second Flame", "2")])
+    down = WordSearch(tracker(), fail={f"{n} Flame Author" for n in ("Third", "Fourth", "Fifth")})
+    result = fill(state, down)
+    assert result.tracker_down and result.error().exit_code == 3
+    assert down.queries == ["Third Flame Author", "Fourth Flame Author", "Fifth Flame Author"]  # then it stopped
+    assert {r["status"] for r in state.missing_books(SERIES_GAP)} == {"wanted"}
+    assert result.left_wanted == 3
+
+
+def test_the_run_budget_leaves_the_rest_wanted_never_not_found(state, monkeypatch):
+    add_books(state, [("First Flame", "1"), ("Second Flame", "2"), ("Fourth Flame", "4")])
+    monkeypatch.setattr(gaps, "MAX_SEARCHES_PER_RUN", 2)
+    search = WordSearch([])
+    result = fill(state, search)
+    assert len(search.queries) == 2
+    assert {r["status"] for r in state.missing_books(SERIES_GAP)} == {"wanted"}
+    assert result.left_wanted == 4 and not result.decisions
+
+
+def test_unwanted_books_are_searched_again_after_the_retry_days(state):
+    add_books(state, [("First Flame", "1"), ("Second Flame", "2"), ("Fourth Flame", "4")])
+    search = WordSearch([rel("301", "Third Flame (Abridged)", tags="Abridged", series=(SeriesRef(SAGA, "3"),))])
+    fill(state, search)
+    row = next(r for r in state.missing_books(SERIES_GAP) if r["title"] == "Third Flame")
+    assert (row["status"], row["reason_code"]) == ("unwanted", "abridged")
+    asked = len(search.queries)
+    assert fill(state, search, now=NOW + timedelta(days=3)).deferred == 4
+    assert len(search.queries) == asked
+    search.releases.append(rel("302", "Third Flame", series=(SeriesRef(SAGA, "3"),)))
+    later = fill(state, search, now=NOW + timedelta(days=15))
+    assert ("Third Flame", "pending", "302") in {(d.title, d.decision, d.torrent_id) for d in later.decisions}
+
+
+def test_a_failing_bibliography_source_makes_the_series_unknown_and_is_recorded(state):
+    from abook.errors import BadResponse
+
+    add_books(state, [("First Flame", "1"), ("Second Flame", "2"), ("Fourth Flame", "4")])
+    fill(state, FakeSearch(tracker()), limit=0)  # an earlier run found the gaps
+    before = {r["title"] for r in state.missing_books(SERIES_GAP)}
+    broken = FakeSource("audible", fail=BadResponse("Audible sent malformed JSON on GET /1.0/catalog/products"))
+    result = gaps.run(state, [broken], None, kind=SERIES_GAP, now=NOW + timedelta(days=8), limit=0, retry_days=14)
+    [group] = result.groups
+    assert group.known is None and group.failed and "malformed" in group.reason
+    assert {g.title for g in group.missing} == before  # what earlier runs found is kept
+    assert result.error().exit_code == 1
+    series = state.q("SELECT status, reason, known_total FROM series WHERE id='se_ember'")[0]
+    assert series["status"] == "unknown" and "malformed" in series["reason"] and series["known_total"] == 7
+    assert state.scalar("SELECT COUNT(*) FROM failed_attempts WHERE kind='bibliography'") == 1
+    assert state.scalar("SELECT fetched_at FROM bibliography_cache") == iso(NOW)  # the old answer, not "unknown"
+    report = missing.gaps_report(state)
+    assert [(u["kind"], u["name"]) for u in report["unknown"]] == [("series", SAGA)]
+    assert missing.run(state).as_dict()["unknown"][0]["reason"] == series["reason"]
+
+
+def test_no_source_listing_it_is_unknown_without_a_failure(state):
+    add_books(state, [("First Flame", "1")])
+    result = fill_with(state, FakeSource("audible", {}))
+    [group] = result.groups
+    assert group.known is None and not group.failed and "no source lists it" in group.reason
+    assert result.error() is None
+    assert state.scalar("SELECT COUNT(*) FROM failed_attempts") == 0
+
+
+def test_a_challenged_source_falls_back_and_is_no_failure_when_another_answers(state):
+    add_books(state, [("First Flame", "1")])
+    waf = FakeSource("goodreads", fail=SourceUnavailable("goodreads", "bot challenge (AWS WAF)"))
+    result = gaps.run(state, [waf, FakeSource("audible", {SAGA: saga()})], None, kind=SERIES_GAP, now=NOW, limit=0,
+                      retry_days=14)
+    assert result.groups[0].known == 7 and result.error() is None
+    alone = gaps.run(state, [waf], None, kind=SERIES_GAP, now=NOW + timedelta(days=8), limit=0, retry_days=14)
+    assert alone.groups[0].failed and "bot challenge" in alone.groups[0].reason and alone.error().exit_code == 1
+
+
+def test_the_series_is_known_under_the_sources_name(state):
+    add_books(state, [("First Flame", "1")])
+    renamed = [BibEntry(x.title, x.authors, x.position, kind=x.kind, series=(SeriesRef("The Ember Saga", x.position),),
+                        is_audiobook=True) for x in saga()]
+    result = fill_with(state, FakeSource("audible", {SAGA: renamed}))
+    assert result.groups[0].source_name == "The Ember Saga"
+    assert state.q("SELECT source, source_name FROM series")[0] == {"source": "audible", "source_name": "The Ember Saga"}
+
+
+def test_gaps_report_counts_the_outcomes_by_reason(state):
+    add_books(state, [("First Flame", "1"), ("Second Flame", "2"), ("Fourth Flame", "4")])
+    search = WordSearch([rel("301", "Third Flame (Abridged)", tags="Abridged", series=(SeriesRef(SAGA, "3"),)),
+                         rel("501", "Fifth Flame", series=(SeriesRef(SAGA, "5"),))])
+    fill(state, search)
+    report = missing.gaps_report(state)
+    # the series query found the series' other uploads for 6 and 7: results, none of them the book
+    assert report["reasons_series"] == {"abridged": 1, "no_match": 2}
+    assert report["missing_series"] == {"unwanted": 1, "queued": 1, "not_found": 2}
+
+
+def fill_with(state, source, **kw):
+    return gaps.run(state, [source], None, kind=SERIES_GAP, now=NOW, limit=0, retry_days=14, **kw)
+
+
+def test_a_part_of_a_split_upload_is_never_taken_for_the_whole_book():
+    from abook.bibliography import choose_release, settle
+
+    # with a subtitle the main titles agree and the titles compare as one work: still a part
+    book = BookRef("The Salt Tide: A Kestrel Mystery", JANE, (SeriesRef(SAGA, "4"),))
+    parts = [rel("1", "The Salt Tide: A Kestrel Mystery (Part 1 of 2)"),
+             rel("2", "The Salt Tide: A Kestrel Mystery (Part 2 of 2)")]
+    best, refused = choose_release(book, parts, Policy())
+    assert best is None and all("split upload" in why for _, why in refused)
+    assert settle(book, judged_for(book, *parts)).code == "split"
+    whole = rel("3", "The Salt Tide: A Kestrel Mystery", files=("mp3",), seeders=1)
+    assert choose_release(book, [*parts, whole], Policy())[0].torrent_id == "3"
+
+
+def test_a_failing_source_leaves_an_author_unknown_with_the_reason(state):
+    add_books(state, [("First Flame", "1"), ("Second Flame", "2")])
+    broken = FakeSource("audible", fail=ServiceError("Audible answered 503 Service Unavailable", status=503))
+    result = gaps.run(state, [broken], None, kind=AUTHOR_GAP, now=NOW, limit=0, retry_days=14)
+    [jane] = result.groups
+    assert jane.known is None and jane.failed and "503" in jane.reason and result.error().exit_code == 1
+    row = state.q("SELECT status, reason, owned FROM authors WHERE id='au_jane'")[0]
+    assert row["status"] == "unknown" and "503" in row["reason"]
+    assert [u["name"] for u in missing.gaps_report(state)["unknown"]] == ["Jane Author"]

@@ -496,6 +496,95 @@ def test_download_rejects_a_non_numeric_id(fake: FakeMAM):
         mam.download("../../etc")
 
 
+def test_download_with_a_wedge_asks_for_it_once_and_mam_spends_one(fake: FakeMAM):
+    with _client(fake) as mam:
+        before = mam.user_stats().wedges
+        data = mam.download("2000004", wedge=True)
+        assert data.startswith(b"d") and mam.user_stats().wedges == before - 1
+    got = [r for r in fake.served() if r.path == "/tor/download.php"][-1]
+    assert got.query == {"tid": "2000004", "fl": "1"}
+    assert fake.row(2000004)["personal_freeleech"] == 1 and fake.wedges_spent == ["2000004"]
+
+
+def test_a_wedge_download_is_never_resent(fake: FakeMAM):
+    fake.fail_next("500", times=3, path="/tor/download.php")
+    with _client(fake) as mam, pytest.raises(ServiceError):
+        mam.download("2000004", wedge=True)
+    assert len([r for r in fake.requests if r.path == "/tor/download.php"]) == 1
+    fake.faults.clear()
+    with _client(fake) as mam:  # a plain download is retried as before
+        fake.fail_next("500", times=1, path="/tor/download.php")
+        assert mam.download("2000004")
+
+
+def test_a_wedge_refused_with_a_json_error_is_a_download_refused(fake: FakeMAM):
+    from abook.clients.mam import DownloadRefused
+
+    fake.set_user(wedges=0)
+    fake.wedge_refusal = "error"
+    with _client(fake) as mam, pytest.raises(DownloadRefused) as info:
+        mam.download("2000004", wedge=True)
+    assert info.value.detail == "You do not have any FL Wedges"
+    assert "2000004" not in fake.snatches  # nothing was snatched
+
+
+def test_without_wedges_mam_serves_the_torrent_and_says_nothing(fake: FakeMAM):
+    fake.set_user(wedges=0)
+    with _client(fake) as mam:
+        assert mam.download("2000004", wedge=True)
+        assert mam.user_stats().wedges == 0
+    assert fake.row(2000004)["personal_freeleech"] == 0
+
+
+def test_parse_duration_reads_mams_seed_time_to_go():
+    from abook.clients.mam import parse_duration
+
+    assert parse_duration("1d 12:10:28") == 86400 + 12 * 3600 + 10 * 60 + 28
+    assert parse_duration("23:46:38") == 23 * 3600 + 46 * 60 + 38
+    assert parse_duration("05:12") == 312 and parse_duration("3d") == 3 * 86400
+    assert parse_duration(7200) == 7200 and parse_duration("7200") == 7200
+    assert parse_duration("") is None and parse_duration(None) is None and parse_duration("soon") is None
+
+
+def test_snatch_list_rows_lag_behind_the_snatch_like_mam(fake: FakeMAM):
+    with _client(fake) as mam:
+        mam.download("2000005")
+        mam.download("2000006")
+        assert mam.snatch_list("unsat").snatches == []  # MAM has not caught up yet
+        assert mam.user_stats().unsat_count == 40
+        fake.settle()
+        listed = mam.snatch_list("unsat")
+        assert listed.complete and {s.torrent_id for s in listed.snatches} == {"2000005", "2000006"}
+        assert mam.user_stats().unsat_count == 42
+    asked = [r for r in fake.served() if r.path == "/json/loadUserDetailsTorrents.php"][-1]
+    assert asked.query["uid"] == "123456" and asked.query["type"] == "unsat" and asked.query["iteration"] == "0"
+
+
+def test_snatch_list_parses_mams_row_shape_and_pages():
+    rows = [mam_row(3_000_000 + i, f"Book {i}") for i in range(260)]
+    with FakeMAM(rows) as fake:
+        for row in rows:
+            fake.add_snatch(row["id"], seedtime=3600 * 10, STG="2d 14:00:00", downloaded=123456789,
+                            finished=1, start_unix=1_780_000_000)
+        with _client(fake) as mam:
+            listed = mam.snatch_list("unsat")
+            assert len(listed.snatches) == 260 and listed.complete
+            first = listed.snatches[0]
+            assert first.seed_seconds == 36000 and first.seed_to_go == 2 * 86400 + 14 * 3600
+            assert first.downloaded == 123456789 and first.finished
+            assert first.started == datetime.fromtimestamp(1_780_000_000, UTC)
+            assert not mam.snatch_list("unsat", max_pages=1).complete
+        pages = [r.query["iteration"] for r in fake.served() if r.path == "/json/loadUserDetailsTorrents.php"]
+        assert pages == ["0", "1", "0"]
+
+
+def test_user_stats_read_hit_and_runs_and_exact_bytes():
+    stats = parse_user_stats(_fixture("user-stats.SYNTHETIC.json"))
+    assert stats.hit_and_runs == 0 and stats.exact_bytes and stats.wedges == 3
+    rounded = parse_user_stats({"username": "x", "uploaded": "1.2 TiB", "downloaded": "300 GiB", "ratio": 4.1})
+    assert not rounded.exact_bytes and rounded.hit_and_runs is None
+
+
 # ---------------------------------------------------------------- user stats
 def test_user_stats_from_the_fake_follow_changes(fake: FakeMAM):
     with _client(fake) as mam:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from abook.clients.mam import BonusResult, UserStats
+from abook.clients.mam import BonusResult, Snatch, SnatchList, UserStats
 from abook.clients.qbittorrent import Torrent
 from abook.guard import Account, check_grab, costs_ratio, projected_ratio
 from abook.models import Release
@@ -107,17 +107,29 @@ def test_vip_weeks_whole_and_bounded():
 
 # ------------------------------------------------------------- the workflow
 def stats(ratio: float = 2.0, *, bonus: float = 5000, cls: str = "Power User", vip_until: datetime | None = None,
-          unsat: int | None = 10, limit: int | None = 100) -> UserStats:
+          unsat: int | None = 10, limit: int | None = 100, wedges: int = 0) -> UserStats:
     down = 100 * GB
     return UserStats(username="test_mouse", uid=1, user_class=cls, ratio=ratio, uploaded=int(ratio * down),
-                     downloaded=down, seedbonus=bonus, vip_until=vip_until, unsat_count=unsat, unsat_limit=limit)
+                     downloaded=down, seedbonus=bonus, vip_until=vip_until, unsat_count=unsat, unsat_limit=limit,
+                     wedges=wedges)
 
 
 class FakeMAMClient:
-    def __init__(self, *seq: UserStats, refuse: str = "") -> None:
+    def __init__(self, *seq: UserStats, refuse: str = "", snatches: tuple[Snatch, ...] = (),
+                 catalog: dict[str, Release] | None = None) -> None:
         self.seq = list(seq)
         self.calls: list[tuple[str, Any]] = []
         self.refuse = refuse
+        self.snatches = list(snatches)
+        self.catalog = dict(catalog or {})
+
+    def snatch_list(self, kind: str = "unsat") -> SnatchList:
+        self.calls.append(("snatches", kind))
+        return SnatchList(kind, list(self.snatches), complete=True)
+
+    def torrent(self, torrent_id: Any) -> Release | None:
+        self.calls.append(("torrent", str(torrent_id)))
+        return self.catalog.get(str(torrent_id))
 
     def user_stats(self) -> UserStats:
         self.calls.append(("stats", None))
@@ -354,3 +366,115 @@ def test_qbittorrent_down_still_sets_the_hold_and_a_release_waits(state):
     assert "qBittorrent error" in state.latest_snapshot()["action"]
     res = wf.run(state, FakeMAMClient(stats(3.0)), DeadQbt(), OPTS, now=NOW)
     assert res.transition == "hold_kept" and state.hold()  # resumes first, then releases
+
+
+# ------------------------------------------------------------- the guard's view in ratio-check
+def snatch(tid: str, *, seeded_h: float, to_go: str | None, started: datetime | None = None) -> Snatch:
+    from abook.clients.mam import parse_duration
+
+    return Snatch(torrent_id=tid, title=f"Book {tid}", seed_seconds=int(seeded_h * 3600),
+                  seed_to_go=parse_duration(to_go), finished=True, started=started)
+
+
+def _mine(state: State, h: str, tid: str, status: str = "done", fetched: datetime | None = None) -> None:
+    state.add_download({"source": "mam", "torrent_id": tid, "info_hash": h, "qb_hash": h, "status": status,
+                        "title": f"Book {tid}", "size": GB, "fetched_at": iso(fetched or NOW - timedelta(days=2))})
+
+
+def test_seeding_owed_comes_from_mams_snatch_data_when_it_has_the_torrent(state):
+    _mine(state, "c" * 40, "31")  # qBittorrent: 10 h seeded; MAM credits 6 h and wants 66 h more
+    _mine(state, "g" * 40, "32")  # qBittorrent: 90 h seeded, MAM: not on the unsatisfied list -> satisfied
+    _mine(state, "h" * 40, "33")  # stopped, MAM wants 20 h more: at risk
+    _mine(state, "i" * 40, "34")  # gone from qBittorrent, MAM still wants 30 h: at risk
+    qbt = qbt_world()
+    qbt.items["g" * 40] = torrent("g" * 40, "uploading", 1.0, seeding_hours=90)
+    qbt.items["h" * 40] = torrent("h" * 40, "pausedUP", 1.0, seeding_hours=60)
+    qbt.items["j" * 40] = torrent("j" * 40, "uploading", 1.0, seeding_hours=10)  # abook's by category + tag only
+    mam = FakeMAMClient(stats(3.0), snatches=(
+        snatch("31", seeded_h=6, to_go="2d 18:00:00"), snatch("33", seeded_h=52, to_go="20:00:00"),
+        snatch("34", seeded_h=42, to_go="1d 06:00:00"),
+    ))
+    res = wf.run(state, mam, qbt, OPTS, now=NOW)
+    by = {s.torrent_id or s.hash[:1]: s for s in res.seeding}
+    assert by["31"].source == "mam" and by["31"].seeded_hours == 6 and by["31"].remaining_hours == 66
+    assert "32" not in by  # MAM's whole list does not have it: satisfied, whatever qBittorrent says
+    assert by["33"].at_risk and "not seeding (pausedUP)" in by["33"].risk
+    assert by["34"].state == "missing" and "not in qBittorrent" in by["34"].risk
+    assert by["j"].source == "qbittorrent" and by["j"].needed_hours == 84  # no torrent id to ask MAM about
+    # At-risk ones first.
+    assert [s.at_risk for s in res.seeding] == sorted((s.at_risk for s in res.seeding), reverse=True)
+    assert res.snatch_list.startswith("read: 3 unsatisfied")
+    saved = json.loads(state.get_kv("seed_obligations"))
+    assert saved["at_risk"] == 2 and saved["torrents"][0]["at_risk"]
+
+
+def test_without_mam_data_seeding_is_judged_by_qbittorrent_with_a_12_hour_margin(state):
+    qbt = qbt_world()
+    qbt.items["c" * 40] = torrent("c" * 40, "uploading", 1.0, seeding_hours=80)  # past 72, not past 84
+    res = wf.run(state, FakeMAMClient(stats(3.0)), qbt, OPTS, now=NOW)
+    [owed] = res.seeding
+    assert owed.source == "qbittorrent" and owed.needed_hours == 84 and owed.remaining_hours == pytest.approx(4)
+    qbt.items["c" * 40] = torrent("c" * 40, "uploading", 1.0, seeding_hours=85)
+    assert wf.run(state, FakeMAMClient(stats(3.0)), qbt, OPTS, now=NOW).seeding == []
+
+
+def test_a_torrent_owing_more_than_its_window_has_left_is_at_risk():
+    assert "only 20 h left" in wf.seed_risk(40, seeding=True, state="uploading", window_hours_left=20)
+    assert wf.seed_risk(40, seeding=True, state="uploading", window_hours_left=300) == ""
+    assert wf.seed_risk(0, seeding=False, state="pausedUP", window_hours_left=1) == ""
+
+
+def test_the_snatch_list_is_read_only_when_it_tells_something(state):
+    mam = FakeMAMClient(stats(3.0))
+    qbt = FakeQbt({"x" * 40: torrent("x" * 40, "uploading", 1.0, seeding_hours=500)})
+    _mine(state, "x" * 40, "50")
+    res = wf.run(state, mam, qbt, OPTS, now=NOW)
+    assert res.snatch_list == "not needed" and ("snatches", "unsat") not in mam.calls
+
+
+def test_buffer_own_counts_and_the_pending_picks_are_shown(state):
+    rules = replace(OPTS, rules=wf.Rules(floor=1.5, margin=5, buffer_min=10 * GB, wedge_min=2 * GB,
+                                         wedge_reserve=1))
+    # One grab fetched two minutes ago (MAM does not show it yet), two pending picks.
+    state.add_download({"source": "mam", "torrent_id": "60", "status": "queued", "size": 4 * GB, "title": "Own",
+                        "fetched_at": iso(NOW - timedelta(minutes=2))})
+    state.add_download({"source": "mam", "torrent_id": "61", "status": "pending", "size": 5 * GB, "title": "Was free",
+                        "freeleech": 1})
+    state.add_download({"source": "mam", "torrent_id": "62", "status": "pending", "size": 3 * GB, "title": "Big"})
+    now_costs = Release(source="mam", torrent_id="61", title="Was free", size=5 * GB)  # freeleech ended
+    mam = FakeMAMClient(stats(2.0, unsat=10, limit=100, wedges=3), catalog={"61": now_costs, "62": Release(
+        source="mam", torrent_id="62", title="Big", size=3 * GB)})
+    cron = wf.run(state, mam, None, rules, now=NOW)
+    # 200/1.5 - 100 = 33.3 GB, less the own 4 GB and the 3 GB pick that costs ratio
+    assert cron.buffer / GB == pytest.approx(200 / 1.5 - 100 - 4 - 3, abs=0.01)
+    assert cron.own["own"] == 1 and cron.own["waiting"] == 2 and cron.unsat_free_after_own == 90 - 3
+    assert [(g.download_id, g.verdict, g.looked) for g in cron.grabs] == [(2, "submit", False), (3, "submit", False)]
+    assert not [c for c in mam.calls if c[0] == "torrent"]  # a cron run asks the tracker nothing per pick
+    dry = wf.run(state, mam, None, rules, now=NOW, dry_run=True)
+    was_free, big = dry.grabs
+    assert was_free.looked and was_free.changed == "free ended, now costs ratio" and was_free.cost == "ratio"
+    assert big.wedge and "one of 3 wedges" in big.wedge_why
+    assert {c[1] for c in mam.calls if c[0] == "torrent"} == {"61", "62"}
+    assert dry.as_dict()["buffer"]["min_gb"] == 10 and dry.as_dict()["wedges"] == {"held": 3, "reserve": 1,
+                                                                                 "min_gb": 2}
+
+
+def test_report_shows_the_buffer_and_hit_and_run_risks_first(state, capsys):
+    from abook import render
+
+    _mine(state, "h" * 40, "33")
+    qbt = qbt_world()
+    qbt.items["h" * 40] = torrent("h" * 40, "pausedUP", 1.0, seeding_hours=60)
+    mam = FakeMAMClient(stats(2.0), snatches=(snatch("33", seeded_h=52, to_go="20:00:00"),))
+    wf.run(state, mam, qbt, replace(OPTS, rules=wf.Rules(floor=1.5, margin=5, buffer_min=10 * GB)),
+           now=datetime.now(UTC))
+    t = report.build(state)["tracker"]
+    assert t["buffer"] == {"bytes": int(200 / 1.5 * GB - 100 * GB), "gb": round(200 / 1.5 - 100, 2), "min_gb": 10}
+    assert t["guard"]["wedges"]["held"] == 0 and t["guard"]["hit_and_runs"] is None
+    torrents = t["seeding"]["torrents"]
+    assert torrents[0]["torrent_id"] == "33" and torrents[0]["at_risk"] and torrents[0]["source"] == "mam"
+    assert all(not s["at_risk"] for s in torrents[1:])
+    render._report_tracker(t)
+    out = capsys.readouterr().out
+    assert out.index("HIT-AND-RUN RISK: 1 torrents") < out.index("Tracker account")
+    assert "buffer=33.3 GB (min 10)" in out

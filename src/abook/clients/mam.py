@@ -52,6 +52,8 @@ from .mamdata import (  # noqa: F401  (the parsed vocabulary: callers import it 
     MAIN_CATEGORIES,
     BonusResult,
     SearchPage,
+    Snatch,
+    SnatchList,
     UserStats,
     _date_param,
     _filetypes,
@@ -66,6 +68,7 @@ from .mamdata import (  # noqa: F401  (the parsed vocabulary: callers import it 
     clean_mam_id,
     genre_categories,
     is_abridged,
+    parse_duration,
     parse_flag,
     parse_int,
     parse_json_field,
@@ -73,6 +76,7 @@ from .mamdata import (  # noqa: F401  (the parsed vocabulary: callers import it 
     parse_ratio,
     parse_row,
     parse_size,
+    parse_snatch,
     parse_user_stats,
     unescape,
 )
@@ -82,10 +86,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("abook.mam")
 
+
+class DownloadRefused(BadResponse):
+    """MAM answered a .torrent request with a JSON error instead of the torrent (``detail``)."""
+
+    def __init__(self, message: str, *, detail: str = "", status: int | None = None) -> None:
+        super().__init__(message, service="MAM", status=status)
+        self.detail = detail
+
 SEARCH_PATH = "/tor/js/loadSearchJSONbasic.php"
 DOWNLOAD_PATH = "/tor/download.php"
 USER_PATH = "/jsonLoad.php"
 BONUS_PATH = "/json/bonusBuy.php"
+SNATCH_PATH = "/json/loadUserDetailsTorrents.php"
+SNATCH_PAGE = 250  # rows MAM sends per snatch-list page (MightyMouse, MLM)
 
 
 
@@ -135,6 +149,7 @@ class MAM:
         self._fallback = fallback if fallback != self.mam_id else None
         self.on_cookie = on_cookie
         self.user_class: str | None = None  # learnt from user_stats(); decides fl_vip freeleech
+        self.uid: int | None = None  # learnt from user_stats(); the snatch list is asked per user id
         self.http = HttpService(
             "MAM",
             url,
@@ -395,11 +410,17 @@ class MAM:
         return hit
 
     # ------------------------------------------------------------ download
-    def download(self, torrent_id: int | str | Release, *, dl: str | None = None) -> bytes:
+    def download(self, torrent_id: int | str | Release, *, dl: str | None = None, wedge: bool = False) -> bytes:
         """The .torrent of one torrent, checked to really be a torrent.
 
         Uses ``/tor/download.php?tid=<id>`` (with the cookie, as Prowlarr does), or the ``dl`` hash
         link when given (or present in a Release found with ``dl_link=True``).
+
+        ``wedge`` asks MAM to spend a freeleech wedge on the torrent with this very download
+        (``fl=1``), the way MAM allows it since its API stopped selling personal freeleech (May
+        2026). MAM does not say in the answer whether it spent one: the caller reads the account's
+        wedge count afterwards. Such a request is sent once, never retried: a resent one could spend
+        a second wedge.
         """
         from ..torrent import parse_torrent
 
@@ -410,19 +431,35 @@ class MAM:
             tid = str(torrent_id)
         tid = tid.strip()
         if dl:
-            path = f"{DOWNLOAD_PATH}/{dl}"
+            path = f"{DOWNLOAD_PATH}/{dl}" + ("?fl=1" if wedge else "")
         elif tid.isdigit():
-            path = f"{DOWNLOAD_PATH}?tid={tid}"
+            path = f"{DOWNLOAD_PATH}?tid={tid}" + ("&fl=1" if wedge else "")
         else:
             raise ValueError(f"not a MAM torrent id: {tid!r}")
-        response = self._request("GET", path)
+        response = self._request("GET", path, idempotent=False) if wedge else self._request("GET", path)
         data = response.content
         try:
             parse_torrent(data)
         except ValueError:
-            raise BadResponse(self._not_a_torrent(tid, response), service="MAM",
-                              status=response.status_code) from None
+            message = self._not_a_torrent(tid, response)
+            detail = self._json_error(response)
+            if detail is not None:
+                raise DownloadRefused(message, detail=detail, status=response.status_code) from None
+            raise BadResponse(message, service="MAM", status=response.status_code) from None
         return data
+
+    @staticmethod
+    def _json_error(response: httpx.Response) -> str | None:
+        """MAM's reason when it answered with a JSON object instead of a .torrent, else None."""
+        if not response.content[:300].lstrip().startswith(b"{"):
+            return None
+        try:
+            decoded = json.loads(response.text)
+        except ValueError:
+            return None
+        if not isinstance(decoded, dict):
+            return None
+        return redact(unescape(decoded.get("error") or decoded.get("message") or ""))[:200]
 
     @staticmethod
     def _not_a_torrent(tid: str, response: httpx.Response) -> str:
@@ -457,7 +494,46 @@ class MAM:
             raise BadResponse("MAM jsonLoad.php answered with an unexpected shape", service="MAM")
         stats = parse_user_stats(data)
         self.user_class = stats.user_class
+        self.uid = stats.uid or self.uid
         return stats
+
+    def snatch_list(self, kind: str = "unsat", *, max_pages: int = 4) -> SnatchList:
+        """The account's own snatches of one kind (``unsat``: every snatch not satisfied yet, with
+        the seeding MAM still wants for it), page after page (250 rows each) up to ``max_pages``.
+
+        ``complete`` is False when MAM had more pages than ``max_pages``: a caller must then not
+        read "absent from the list" as "satisfied"."""
+        if self.uid is None:
+            self.user_stats(summary=False)
+        snatches: list[Snatch] = []
+        seen: set[str] = set()
+        for page in range(max_pages):
+            stamp = int(time.time())
+            path = f"{SNATCH_PATH}?uid={self.uid}&iteration={page}&type={kind}&cacheTime={stamp}"
+            data = self._json("GET", path, idempotent=True)
+            if not isinstance(data, dict):
+                raise BadResponse("MAM loadUserDetailsTorrents.php answered with an unexpected shape", service="MAM")
+            rows = data.get("rows")
+            if rows is None and not parse_flag(data.get("success", True)):
+                detail = unescape(data.get("error") or data.get("message") or "no reason given")
+                raise ServiceError(f"MAM snatch list failed: {redact(detail)[:200]}", service="MAM")
+            rows = rows if isinstance(rows, list) else []
+            fresh = 0
+            for row in rows:
+                if not isinstance(row, dict):
+                    continue
+                try:
+                    snatch = parse_snatch(row)
+                except Exception as exc:  # one odd row must not hide the others
+                    log.warning("MAM: skipped an unreadable snatch-list row (%s)", type(exc).__name__)
+                    continue
+                if snatch.torrent_id and snatch.torrent_id not in seen:
+                    seen.add(snatch.torrent_id)
+                    snatches.append(snatch)
+                    fresh += 1
+            if len(rows) < SNATCH_PAGE or fresh == 0:
+                return SnatchList(kind, snatches, complete=True)
+        return SnatchList(kind, snatches, complete=False)
 
     def whoami(self) -> tuple[str, str]:
         """(username, class): the cheapest proof the session works, for ``doctor``."""

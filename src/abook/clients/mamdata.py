@@ -448,6 +448,8 @@ class UserStats:
     inactive: int | None = None  # snatched but not seeding now
     inactive_unsat: int | None = None  # not seeding and not yet satisfied (H&R candidates)
     leeching: int | None = None
+    hit_and_runs: int | None = None  # seeding or not, already counted as hit-and-run (seedHnr + inactHnr)
+    exact_bytes: bool = False  # up/down came as byte counts, not as rounded "1.2 TiB" strings
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -535,8 +537,89 @@ def parse_user_stats(raw: Mapping[str, Any]) -> UserStats:
         inactive=_summary_count(raw, "inactSat", "inactUnsat", "inactHnr", "upInact"),
         inactive_unsat=_summary_count(raw, "inactUnsat", "inactHnr"),
         leeching=_summary_count(raw, "leeching"),
+        hit_and_runs=_summary_count(raw, "seedHnr", "inactHnr"),
+        exact_bytes=raw.get("uploaded_bytes") not in (None, "") and raw.get("downloaded_bytes") not in (None, ""),
         raw=dict(raw),
     )
+
+
+# ------------------------------------------------------------ snatch list
+@dataclass(frozen=True)
+class Snatch:
+    """One torrent of the account's snatch list (``json/loadUserDetailsTorrents.php``).
+
+    What MAM itself counts for that torrent: the bytes it booked as downloaded, the seeding credit
+    it gave, and the seeding still owed (``STG``, "seed time to go") before the snatch is satisfied.
+    """
+
+    torrent_id: str
+    title: str = ""
+    size: int = 0
+    downloaded: int = 0  # bytes MAM booked for this torrent
+    uploaded: int = 0
+    seed_seconds: int = 0  # seeding credit MAM counted (``seedtime``)
+    seed_to_go: int | None = None  # seconds still owed (``STG``); None when MAM did not say
+    finished: bool = False  # the download completed
+    started: datetime | None = None  # when the snatch began (the 30-day seeding window opens)
+    completed: datetime | None = None
+    last_seed: datetime | None = None
+    free: bool = False
+    personal_freeleech: bool = False
+    vip: bool = False
+
+
+_STG_RE = re.compile(r"^\s*(?:(\d+)\s*d(?:ays?)?)?\s*(?:(\d+):)?(\d+):(\d+)\s*$|^\s*(\d+)\s*d(?:ays?)?\s*$", re.I)
+
+
+def parse_duration(value: Any) -> int | None:
+    """MAM's "seed time to go" ("1d 12:10:28", "23:46:38", "05:12", "3d") -> seconds; None if unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return max(0, int(value)) if math.isfinite(value) else None
+    text = str(value).strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    match = _STG_RE.match(text)
+    if not match:
+        return None
+    if match.group(5) is not None:
+        return int(match.group(5)) * 86400
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.group(1, 2, 3, 4))
+    if match.group(2) is None:  # "MM:SS"
+        hours, minutes, seconds = 0, minutes, seconds
+    return days * 86400 + hours * 3600 + minutes * 60 + seconds
+
+
+def parse_snatch(row: Mapping[str, Any]) -> Snatch:
+    """One snatch-list row (shape as MLM reads it: ``seedtime``, ``STG``, ``finished``...)."""
+    return Snatch(
+        torrent_id=str(parse_int(row.get("id"), 0) or row.get("id") or ""),
+        title=unescape(row.get("title")),
+        size=parse_size(row.get("size")),
+        downloaded=parse_size(row.get("downloaded")),
+        uploaded=parse_size(row.get("uploaded")),
+        seed_seconds=parse_int(row.get("seedtime")),
+        seed_to_go=parse_duration(row.get("STG")),
+        finished=parse_flag(row.get("finished")),
+        started=parse_mam_time(row.get("start_unix")) or parse_mam_time(row.get("start_date")),
+        completed=parse_mam_time(row.get("complete_unix")) or parse_mam_time(row.get("complete_date")),
+        last_seed=parse_mam_time(row.get("last_seed")),
+        free=parse_flag(row.get("free")),
+        personal_freeleech=parse_flag(row.get("personalFree")),
+        vip=parse_flag(row.get("vip")),
+    )
+
+
+@dataclass
+class SnatchList:
+    """The snatches of one list type; ``complete`` is False when paging stopped before the end."""
+
+    kind: str
+    snatches: list[Snatch]
+    complete: bool
 
 
 def clean_mam_id(value: str) -> str:

@@ -84,29 +84,54 @@ class AudibleSource(Source):
 
     # --------------------------------------------------------------- series
     def series_books(self, series_name: str, author: str = "") -> list[BibEntry] | None:
-        series_asin = self.find_series_asin(series_name, author)
+        series_asin, name = self.find_series(series_name, author)
         if not series_asin:
             return []
-        return self.series_books_by_asin(series_asin, series_name)
+        return self.series_books_by_asin(series_asin, name or series_name)
 
     def find_series_asin(self, series_name: str, author: str = "") -> str:
-        """The ASIN of the series product whose title is ``series_name``; "" when none is."""
-        want = norm_key(series_name)
-        if not want:
-            return ""
+        """The ASIN of the series product that is ``series_name``; "" when none is."""
+        return self.find_series(series_name, author)[0]
+
+    def find_series(self, series_name: str, author: str = "") -> tuple[str, str]:
+        """(ASIN, Audible's name) of the series that is ``series_name`` by ``author``, matched
+        by :func:`abook.naming.pick` ("Salt Kings" is "The Salt Kings Saga"); ("", "") if none.
+
+        Asked with the name and the author, then with the name's core words and the author
+        (a keyword search wants every word: "The Iron Tide Trilogy" finds no "Iron Tide"), then
+        with the name alone."""
+        from ..matching import fold
+        from ..naming import Candidate, pick
+        from ..queries import series_words
+
+        if not norm_key(series_name):
+            return "", ""
         attempts: list[dict[str, Any]] = []
+        core = series_words(series_name)
         if author:
             attempts.append({"keywords": series_name, "author": author})
+            if core and fold(core) != fold(series_name):
+                attempts.append({"keywords": core, "author": author})
         attempts.append({"keywords": series_name})
         for params in attempts:
             votes: Counter[str] = Counter()
-            for product in self._search(params, "series,product_attrs", 50):
+            names: dict[str, str] = {}
+            credited: dict[str, set[str]] = {}
+            for product in self._search(params, "contributors,series,product_attrs", 50):
+                people = {str(p.get("name", "")) for p in product.get("authors") or [] if p.get("name")}
                 for entry in product.get("series") or []:
-                    if norm_key(str(entry.get("title", ""))) == want and entry.get("asin"):
-                        votes[str(entry["asin"])] += 1
-            if votes:
-                return votes.most_common(1)[0][0]
-        return ""
+                    asin, title = str(entry.get("asin") or ""), str(entry.get("title") or "").strip()
+                    if not asin or not title:
+                        continue
+                    votes[asin] += 1
+                    names.setdefault(asin, title)
+                    credited.setdefault(asin, set()).update(people)
+            found = pick(series_name, author, [
+                Candidate(names[a], tuple(sorted(credited.get(a, ()))), a, float(n)) for a, n in votes.items()
+            ])
+            if found is not None:
+                return str(found.ref), found.name
+        return "", ""
 
     def series_books_by_asin(self, series_asin: str, series_name: str = "") -> list[BibEntry]:
         """The children of a series product, in Audible's order, with their details."""
@@ -134,19 +159,21 @@ class AudibleSource(Source):
 
     # --------------------------------------------------------------- author
     def author_books(self, author: str) -> list[BibEntry] | None:
-        want = norm_key(author)
-        if not want:
+        from ..naming import same_person
+
+        if not norm_key(author):
             return []
         products = self._search(
             {"author": author, "products_sort_by": "-ReleaseDate"}, LIST_GROUPS, 50,
             pages=self.max_pages,
         )
         # The author search matches loosely (co-authors, same surnames): keep the products
-        # credited to the author's ASIN, found as the most frequent ASIN carrying this name.
+        # credited to the author's ASIN, found as the most frequent ASIN carrying this name
+        # (the same person however the name is written: "J.K." / "J. K.", "Liu Cixin" / "Cixin Liu").
         asins: Counter[str] = Counter()
         for product in products:
             for person in product.get("authors") or []:
-                if norm_key(str(person.get("name", ""))) == want and person.get("asin"):
+                if same_person(author, str(person.get("name", ""))) and person.get("asin"):
                     asins[str(person["asin"])] += 1
         author_asin = asins.most_common(1)[0][0] if asins else ""
         entries = []
@@ -156,7 +183,7 @@ class AudibleSource(Source):
             if author_asin:
                 mine = any(str(p.get("asin", "")) == author_asin for p in credited)
             else:
-                mine = any(norm_key(str(p.get("name", ""))) == want for p in credited)
+                mine = any(same_person(author, str(p.get("name", ""))) for p in credited)
             asin = str(product.get("asin", ""))
             if not mine or asin in seen:
                 continue
@@ -369,4 +396,5 @@ def product_entry(
         upcoming=is_upcoming(release) if year_of(release) else None,
         source=NAME,
         source_id=asin,
+        language=language_name(product.get("language")),
     )

@@ -228,12 +228,31 @@ def clean_position(value: object) -> str | None:
         return str(int(number)) if number.is_integer() else f"{number:g}"
     match = _POSITION.search(str(value))
     if not match:
-        return None
+        return _worded_position(str(value))
     parts = []
     for part in re.split(r"\s*[-–—]\s*", match.group(0)):
         number = float(part)
         parts.append(str(int(number)) if number.is_integer() else f"{number:g}")
     return "-".join(parts)
+
+
+def _worded_position(text: str) -> str | None:
+    """"Book Two", "Book II", "Three" (no digit at all) -> "2", "2", "3"; None otherwise.
+
+    Without this a position written in words reads as none, and the entry is taken for an
+    unnumbered companion and dropped."""
+    from ..matching import parse_position
+
+    head = re.split(r"[,;(]", text, maxsplit=1)[0].strip()
+    found = parse_position(head) if head else None
+    if found is None:
+        return None
+    lo, hi = (_fmt_number(x) for x in found)
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def _fmt_number(x: float) -> str:
+    return str(int(x)) if x == int(x) else f"{x:g}"
 
 
 def position_kind(position: str | None, *, omnibus: bool = False) -> str:

@@ -119,25 +119,37 @@ class GoodreadsSource(Source):
         return self.series_by_path(path)
 
     def find_series_path(self, series_name: str, author: str = "") -> str:
-        """``/series/<id>`` of the series named ``series_name`` (via a book of it); "" if none."""
-        want = norm_key(series_name)
-        if not want:
+        """``/series/<id>`` of the series that is ``series_name`` (via a book of it); "" if none.
+
+        Names are matched by :func:`abook.naming.pick` ("Salt Kings" is "The Salt Kings Saga",
+        the author deciding); the search is made with the name, then with its core words."""
+        from ..matching import fold
+        from ..naming import Candidate, pick
+        from ..queries import series_words
+
+        if not norm_key(series_name):
             return ""
-        terms = " ".join(t for t in (series_name, author) if t)
-        response = self._get("/search", params={"q": terms, "search_type": "books"})
-        rows = parse_list_rows(response.text)
-        tried = 0
-        for row in rows:
-            if not any(norm_key(s.name) == want for s in row["series"]):
+        names = [series_name]
+        core = series_words(series_name)
+        if core and fold(core) != fold(series_name):
+            names.append(core)
+        for name in names:
+            terms = " ".join(t for t in (name, author) if t)
+            response = self._get("/search", params={"q": terms, "search_type": "books"})
+            rows = parse_list_rows(response.text)
+            found = pick(series_name, author, [
+                Candidate(s.name, tuple(row["authors"]), row["id"], -float(rank))
+                for rank, row in enumerate(rows) for s in row["series"]
+            ])
+            if found is None:
                 continue
-            tried += 1
-            page = self._get(f"/book/show/{row['id']}", missing_ok=True)
-            if page is not None:
-                for name, link in _series_links(page.text):
-                    if norm_key(name) == want and link:
-                        return urlsplit(urljoin(self.base_url + "/", link)).path
-            if tried >= 2:
-                break
+            page = self._get(f"/book/show/{found.ref}", missing_ok=True)
+            if page is None:
+                return ""
+            links = [Candidate(n, (), link) for n, link in _series_links(page.text) if link]
+            # the book page names the series as the row did; the author is already settled
+            chosen = pick(found.name, "", links)
+            return urlsplit(urljoin(self.base_url + "/", str(chosen.ref))).path if chosen else ""
         return ""
 
     def series_by_path(self, path: str) -> list[BibEntry]:
@@ -158,18 +170,16 @@ class GoodreadsSource(Source):
 
     # --------------------------------------------------------------- author
     def author_books(self, author: str) -> list[BibEntry] | None:
-        want = norm_key(author)
-        if not want:
+        from ..naming import Candidate, pick_person
+
+        if not norm_key(author):
             return []
         response = self._get("/search", params={"q": author, "search_type": "books"})
-        author_id = ""
-        for row in parse_list_rows(response.text):
-            for name, aid in row["author_links"]:
-                if norm_key(name) == want and aid:
-                    author_id = aid
-                    break
-            if author_id:
-                break
+        people = [Candidate(name, (), aid, -float(rank))
+                  for rank, row in enumerate(parse_list_rows(response.text))
+                  for name, aid in row["author_links"] if aid]
+        chosen = pick_person(author, people)
+        author_id = str(chosen.ref) if chosen else ""
         if not author_id:
             return []
         entries: list[BibEntry] = []

@@ -81,7 +81,7 @@ query AbookSeries($id: Int!) {
       position details featured
       book { id title release_date release_year compilation
              contributions { contribution author { name } }
-             default_audio_edition { asin audio_seconds } }
+             default_audio_edition { asin audio_seconds language { language code2 } } }
     }
   }
 }
@@ -97,7 +97,7 @@ query AbookAuthor($id: Int!, $limit: Int!, $offset: Int!) {
       book { id title release_date release_year compilation
              contributions { contribution author { name } }
              book_series { position details series { id name } }
-             default_audio_edition { asin audio_seconds } }
+             default_audio_edition { asin audio_seconds language { language code2 } } }
     }
   }
 }
@@ -164,9 +164,11 @@ class HardcoverSource(Source):
         if series_id is None:
             return []
         data = self.query(Q_SERIES, {"id": series_id}).get("series_by_pk") or {}
+        from ..matching import normalize_title
+
         name = str(data.get("name") or series_name)
         entries: list[BibEntry] = []
-        taken: set[tuple[str, bool]] = set()
+        taken: set[tuple[str, bool, str]] = set()
         for link in data.get("book_series") or []:
             book = link.get("book") or {}
             if not book.get("title"):
@@ -174,9 +176,11 @@ class HardcoverSource(Source):
             compilation = bool(book.get("compilation"))
             position = _link_position(link, compilation)
             if position is not None:
-                # Several books may share a position (merged duplicates, translations); the
-                # query orders them by readers, so the first one is the canonical one.
-                slot = (position, compilation)
+                # Several records may share a position: merged duplicates of one book (the
+                # query orders them by readers, so the first is the canonical one) - dropped -
+                # but also a second work at that position (3a / 3b), which is kept: whether it
+                # is owned is the owned check's question, not a duplicate's.
+                slot = (position, compilation, normalize_title(str(book["title"])))
                 if slot in taken:
                     continue
                 taken.add(slot)
@@ -268,21 +272,27 @@ class HardcoverSource(Source):
         return ids
 
     def _pick(self, name: str, kind: str, author: str = "") -> int | None:
-        """The id of the series/author search hit whose name is ``name``; None when none is.
+        """The id of the series/author search hit that is ``name``; None when none is.
 
-        Exact (normalised) names only: a near miss would list another series' books."""
-        want = norm_key(name)
-        if not want:
+        A series is matched by :func:`abook.naming.pick` (similar names, the author deciding:
+        a near miss by someone else would list another series' books), a person by
+        :func:`abook.naming.pick_person`."""
+        from ..naming import Candidate, pick, pick_person
+
+        if not norm_key(name):
             return None
         _, docs = self._search(name, kind)
-        same = [d for d in docs if norm_key(str(d.get("name", ""))) == want and d.get("id")]
-        if author and len(same) > 1:
-            by_author = [d for d in same if norm_key(str(d.get("author_name", ""))) == norm_key(author)]
-            same = by_author or same
-        if not same:
+        candidates = []
+        for rank, doc in enumerate(docs):
+            if not doc.get("id") or not doc.get("name"):
+                continue
+            by = str(doc.get("author_name") or "")
+            candidates.append(Candidate(str(doc["name"]), (by,) if by else (), doc["id"], -float(rank)))
+        found = pick(name, author, candidates) if kind == "Series" else pick_person(name, candidates)
+        if found is None:
             return None
         try:
-            return int(same[0]["id"])
+            return int(found.ref)
         except (TypeError, ValueError):
             return None
 
@@ -330,6 +340,7 @@ def _entry(
     else:
         kind = position_kind(position)
     year = year_of(book.get("release_year") or release)
+    language = (audio.get("language") or {}) if isinstance(audio.get("language"), dict) else {}
     return BibEntry(
         title=str(book.get("title") or "").strip(),
         authors=_people(book.get("contributions"), _AUTHOR_ROLES),
@@ -344,6 +355,7 @@ def _entry(
         upcoming=is_upcoming(release) if year_of(release) else None,
         source=NAME,
         source_id=str(book.get("id", "")),
+        language=language_name(language.get("code2") or language.get("language") or ""),
     )
 
 

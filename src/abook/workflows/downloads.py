@@ -7,7 +7,10 @@ One pass (run every 5 minutes by cron):
    (re-added with its .torrent fetched again and checked by hash, or re-checked / re-announced) up to
    ``DOWNLOAD_RETRIES`` times; then it is ``failed`` with a permanent ``failed_attempts`` row;
 2. **submit** ``pending`` downloads, oldest first, while abook has fewer than
-   ``MAX_ACTIVE_DOWNLOADS`` unfinished torrents (each passes the ratio guard again);
+   ``MAX_ACTIVE_DOWNLOADS`` unfinished torrents: each passes the ratio guard again, then the fresh
+   look (its flags read again right before the fetch; a pick whose freeleech ended is judged as
+   one that costs ratio) and, for a big one that costs ratio, the freeleech wedge (see
+   :mod:`abook.workflows.grab`);
 3. **import** completed ones: with ``ABS_LIBRARY_PATH`` hardlink (copy across file systems) the
    files to ``Author/Series/Vol N - Title {Narrator}/`` with a ``metadata.json`` that ABS reads
    first; without it qBittorrent already saved into an ABS folder. Both carry the tracker's title
@@ -40,7 +43,7 @@ from ..models import DownloadStatus as S
 from ..models import SeriesRef
 from ..progress import NullProgress, Progress
 from ..times import iso, parse_iso
-from .grab import Submitter, extra_tags
+from .grab import Submitter, extra_tags, fetch_torrent, fresh_look, resolve_wedge
 from .metadata import fill_empty
 
 if TYPE_CHECKING:
@@ -365,11 +368,11 @@ class Downloads:
             info_hash=full.get("info_hash") or "",
         )
 
-    def _torrent(self, row: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+    def _torrent(self, row: Mapping[str, Any], *, wedge: bool = False) -> tuple[bytes | None, str | None]:
         if self.fetch is None:
             raise ServiceError(f"no search source is configured to fetch {row.get('source')} torrents again")
         try:
-            return self.fetch(row)
+            return self.fetch(row, wedge=True) if wedge else self.fetch(row)
         except ValueError as exc:
             raise ServiceError(str(exc)) from None
 
@@ -386,18 +389,38 @@ class Downloads:
             if submitter.active() >= self.options.max_active:
                 break
             full = self.state.get_download(d["id"]) or d
+            release = _release_of(full)
             if self.guard is not None:
-                refusal = self.guard(_release_of(full))
+                refusal = self.guard(release)
                 if refusal:
                     if not self.dry_run:
                         self.state.update_download(d["id"], status_reason=refusal)
                     self.progress.event(f"#{d['id']} {d['title']}: waits ({refusal})")
                     break
+            clearance = None if self.dry_run else fresh_look(self.guard, release)
+            if clearance is not None:
+                resolve_wedge(self.state, full, clearance)
+                if clearance.gone:
+                    self._gone(full, clearance.gone)
+                    continue
+                if clearance.refusal:
+                    self.state.update_download(d["id"], status_reason=clearance.refusal)
+                    self.progress.event(f"#{d['id']} {d['title']}: waits ({clearance.refusal})")
+                    break
+                release = clearance.release
+                now_free = bool(release.freeleech or release.personal_freeleech)
+                if now_free != bool(full.get("freeleech")):
+                    self.state.update_download(d["id"], freeleech=int(now_free))
+                if clearance.changed:
+                    self.progress.event(f"#{d['id']} {d['title']}: {clearance.changed}")
             if self.dry_run:
                 self.result.moves.append(Move(d["id"], d["title"] or "", S.PENDING, S.QUEUED, "dry run"))
                 continue
             try:
-                data, magnet = self._torrent(full)
+                data, magnet, _wedge = fetch_torrent(
+                    self.state, self.guard, lambda wedge, full=full: self._torrent(full, wedge=wedge), d["id"],
+                    release, clearance, command="downloads", task_id=self.task_id,
+                )
                 submitter.submit(d["id"], release_tags=_tags(full), data=data, magnet=magnet,
                                info_hash=full.get("info_hash") or "")
             except AuthError:
@@ -408,6 +431,16 @@ class Downloads:
                 continue
             self.result.moves.append(Move(d["id"], d["title"] or "", S.PENDING, S.QUEUED))
             self.progress.event(f"#{d['id']} {d['title']}: pending -> queued")
+
+    def _gone(self, d: Mapping[str, Any], why: str) -> None:
+        """A pending pick the fresh look says must not be fetched: the account snatched it
+        meanwhile (not abook's grab any more: the row is taken back), or the tracker dropped it."""
+        if why.startswith("snatched before"):
+            self.state.discard_download(d["id"], "skipped", f"fresh look: {why}")
+            self.result.moves.append(Move(d["id"], d["title"] or "", S.PENDING, "skipped", why))
+            self.progress.event(f"#{d['id']} {d['title']}: not taken ({why})")
+            return
+        self._fail(d, "gone", f"fresh look: {why}")
 
     # ----------------------------------------------------------------- import
     def import_completed(self) -> None:

@@ -7,15 +7,26 @@ qBittorrent through one :class:`Submitter`.
 Order of a grab, chosen so that a run killed at any point and run again never queues a torrent
 twice and loses no record:
 
-1. ask the guard (ratio / unsatisfied slots; see ``guard.py``);
+1. ask the guard (ratio, upload buffer, unsatisfied slots; see ``guard.py``) on the search's flags;
+   when it agrees and there is room, take the **fresh look**: the torrent read again by id (one
+   paced request) and judged again on its flags as they are now (freeleech may have ended since
+   the search; a torrent the account snatched meanwhile, or the tracker no longer lists, is not
+   taken); the look also decides whether to ask for a freeleech wedge with the download;
 2. in ONE transaction: the ``downloads`` row (status ``pending``) and the decision that chose it.
    This comes before the tracker is asked for anything: on MAM fetching a .torrent is a snatch,
    and a run killed right after it must find its own record, not a "snatched before" flag;
 3. a guard refusal, or ``MAX_ACTIVE_DOWNLOADS`` reached, stops here: the row waits ``pending``
-   and ``abook downloads`` fetches and submits it later;
-4. fetch the .torrent (or magnet) and compute its info hash; a torrent the tracker refuses, one
-   abook already has under another row, or one already in qBittorrent discards the row again;
-   the .torrent is never stored (it carries the passkey), a later submission fetches it again;
+   and ``abook downloads`` looks again, fetches and submits it later;
+4. record that the .torrent is being fetched (``fetched_at``: the snatch, which the guard counts
+   as abook's own until MAM's numbers show it) and, with a wedge, ``wedge=requested`` and the
+   account's wedge count, all before asking: a run killed in between never asks for a second
+   wedge for the same download. Then fetch the .torrent (or magnet) and compute its info hash; a
+   torrent the tracker refuses, one abook already has under another row, or one already in
+   qBittorrent discards the row again; the .torrent is never stored (it carries the passkey), a
+   later submission fetches it again. After a wedge the account is read again: the wedge is
+   ``used`` only when the account's wedge count dropped (``not_spent`` otherwise, and MAM's JSON
+   refusal is ``refused``, after which the torrent is fetched without one); each outcome is a
+   tracker snapshot like a purchase, and every one but ``used`` also a ``failed_attempts`` row;
 5. add it to qBittorrent, confirm it by hash, and mark it ``queued``. Killed before that, the row
    stays ``pending`` and ``abook downloads`` submits it; killed after the add, the resubmission
    finds the hash already in qBittorrent and only marks it.
@@ -25,7 +36,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +171,122 @@ class Submitter:
         self._active += 1
 
 
+# ============================================================================ fresh look
+def fresh_look(guard: Guard | None, release: Release, *, fresh: bool = True) -> Any:
+    """The guard's fresh look at a pick right before its .torrent is fetched (a
+    :class:`abook.guard.Clearance`), or None when the guard has none (Prowlarr, tests)."""
+    look = getattr(guard, "look", None)
+    if look is None or release.identity[0] != "mam":
+        return None
+    return look(release, fresh=fresh)
+
+
+@dataclass
+class WedgeUse:
+    """What became of a wedge asked for with a download."""
+
+    outcome: str  # used | not_spent | refused | unconfirmed
+    message: str
+
+
+def fetch_torrent(
+    state: State,
+    guard: Guard | None,
+    fetch: Callable[[bool], tuple[bytes | None, str | None]],
+    dl_id: int,
+    release: Release,
+    clearance: Any,
+    *,
+    command: str,
+    task_id: int | None,
+) -> tuple[bytes | None, str | None, WedgeUse | None]:
+    """Fetch a recorded download's .torrent (``fetch(wedge)``), the fetch and any wedge recorded
+    first (see the module docstring, step 4)."""
+    from ..clients.mam import DownloadRefused
+
+    wedge = bool(clearance is not None and clearance.wedge)
+    before = guard.current().wedges if wedge else None  # type: ignore[union-attr]
+    first = not (state.get_download(dl_id) or {}).get("fetched_at")
+    state.mark_fetching(dl_id, wedges_before=before)
+    try:
+        try:
+            data, magnet = fetch(wedge)
+        except DownloadRefused as exc:
+            if not wedge:
+                raise
+            # MAM said no to the wedge (and served nothing): the guard passed the pick as one that
+            # costs ratio, so it is fetched without a wedge.
+            use = record_wedge(state, dl_id, release, "refused",
+                               f"MAM refused the wedge ({exc.detail or 'no reason given'}); fetched without one",
+                               command=command, task_id=task_id)
+            data, magnet = fetch(False)
+            return data, magnet, use
+    except ServiceError as exc:
+        if exc.status is not None and first:
+            state.unmark_fetching(dl_id)  # the tracker answered with an error: nothing was snatched
+        raise
+    if not wedge:
+        return data, magnet, None
+    return data, magnet, settle_wedge(state, guard, dl_id, release, before, command=command, task_id=task_id)
+
+
+def settle_wedge(
+    state: State, guard: Any, dl_id: int, release: Release, before: int | None, *, command: str, task_id: int | None
+) -> WedgeUse:
+    """Read the account again: the wedge was spent only if its wedge count dropped."""
+    try:
+        stats = guard.wedges_now()
+    except AuthError:
+        raise
+    except ServiceError as exc:
+        return record_wedge(state, dl_id, release, "unconfirmed",
+                            f"the account could not be read to confirm the wedge ({exc}); counted as not spent",
+                            command=command, task_id=task_id)
+    after = stats.wedges
+    if before is not None and after is not None and after < before:
+        return record_wedge(state, dl_id, release, "used", f"{after} wedges left", stats=stats,
+                            command=command, task_id=task_id)
+    return record_wedge(state, dl_id, release, "not_spent",
+                        f"the account still holds {after} wedges: MAM did not spend one, the torrent costs ratio",
+                        stats=stats, command=command, task_id=task_id)
+
+
+def record_wedge(
+    state: State, dl_id: int, release: Release, outcome: str, message: str, *,
+    command: str, task_id: int | None, stats: Any = None,
+) -> WedgeUse:
+    """One wedge outcome, recorded like a bonus-store purchase: the download's ``wedge``, a tracker
+    snapshot whose action says it, and (all but ``used``) a permanent ``failed_attempts`` row."""
+    from ..times import iso
+
+    label = f"{release.title} (#{release.torrent_id})"
+    with state.tx():
+        state.set_wedge(dl_id, outcome, freeleech=True if outcome == "used" else None)
+        if stats is not None:
+            state.add_snapshot({
+                "taken_at": iso(), "username": stats.username, "ratio": stats.ratio if math.isfinite(stats.ratio) else None,
+                "uploaded": stats.uploaded, "downloaded": stats.downloaded, "bonus": float(stats.seedbonus or 0),
+                "class_name": stats.user_class, "vip_until": iso(stats.vip_until) if stats.vip_until else None,
+                "unsat_count": stats.unsat_count, "unsat_limit": stats.unsat_limit,
+                "action": f"wedge {outcome.replace('_', ' ')}: {label}: {message}", "raw": None,
+            })
+        if outcome != "used":
+            state.record_failure(command, "bonus", f"wedge_{outcome}", f"wedge for {label}: {message}",
+                                 ref=f"{release.source}:{release.torrent_id}", title=release.title, task_id=task_id)
+    return WedgeUse(outcome, message)
+
+
+def resolve_wedge(state: State, row: dict[str, Any], clearance: Any) -> None:
+    """A wedge asked for by an earlier run that did not see the answer (killed, or the account
+    unreadable): the fresh look shows the torrent personal freeleech only if it was spent."""
+    if clearance is None or not clearance.looked or row.get("wedge") not in ("requested", "unconfirmed"):
+        return
+    if clearance.release.personal_freeleech:
+        state.set_wedge(row["id"], "used", freeleech=True)
+    elif row.get("wedge") == "requested":
+        state.set_wedge(row["id"], "unconfirmed")
+
+
 # =================================================================================== grab
 @dataclass
 class Outcome:
@@ -206,6 +334,14 @@ class Grabber:
         waiting = ""
         if refusal is None and not self.submitter.room():
             waiting = f"{self.submitter.policy.max_active} downloads active; waits for `abook downloads`"
+        clearance = None
+        if refusal is None and not waiting:
+            clearance = fresh_look(self.guard, release)
+            if clearance is not None:
+                if clearance.gone:
+                    # Not SKIPPED: that says "this very torrent is already on its way".
+                    return Outcome(Decision.NOT_FOUND, f"fresh look: {clearance.gone}")
+                release, refusal = clearance.release, clearance.refusal
         label = Decision.HELD if refusal else Decision.PENDING if waiting else Decision.QUEUED
         # Recorded BEFORE the tracker is asked for the .torrent: fetching it counts as a snatch on
         # MAM, so a run killed right after the fetch must find its own record, not "snatched before".
@@ -217,12 +353,16 @@ class Grabber:
             return Outcome(Decision.HELD, refusal, dl_id, known_hash)
         if waiting:
             return Outcome(Decision.PENDING, waiting, dl_id, known_hash)
+        def fetch(wedge: bool) -> tuple[bytes | None, str | None]:
+            return self.search.fetch(release, wedge=True) if wedge else self.search.fetch(release)
+
         try:
-            data, magnet = self.search.fetch(release)
+            data, magnet, _wedge = fetch_torrent(self.state, self.guard, fetch, dl_id, release, clearance,
+                                                 command=reason, task_id=self.task_id)
         except AuthError:
             raise
         except ServiceError as exc:
-            if exc.status is None or exc.status >= 500:
+            if exc.status is None or exc.status >= 500 or exc.status == 429:
                 raise  # the tracker itself is in trouble: stop (the row stays pending for later)
             return self._failed(release, reason, f"the tracker refused this torrent ({exc})", dl_id)
         except ValueError as exc:

@@ -212,7 +212,11 @@ def tracker_section(state: State, since: datetime) -> dict[str, Any]:
         if s["action"] and s["action"] not in ("ok", "hold_kept")
     ]
     raw_seed = state.get_kv("seed_obligations")
+    raw_view = state.get_kv("guard_view")
+    view = json.loads(raw_view) if raw_view else {}
     return {
+        "buffer": view.get("buffer"),  # the upload buffer as the last ratio-check saw it
+        "guard": view or None,  # buffer, wedges, own counts, MAM's hit-and-run counts
         "now": now,
         "hold": state.hold(),
         "paused_by_abook": state.paused_by_abook(),
@@ -220,7 +224,7 @@ def tracker_section(state: State, since: datetime) -> dict[str, Any]:
         "ratio_series": series,
         "snapshots": len(snaps),
         "actions": actions[-50:],
-        "seeding": json.loads(raw_seed) if raw_seed else None,
+        "seeding": json.loads(raw_seed) if raw_seed else None,  # torrents at risk of a hit-and-run first
     }
 
 
