@@ -70,7 +70,9 @@ def scan(
 ) -> None:
     """Mirror the Audiobookshelf library into the state file (incremental).
 
-    Prints "+N new, ~M changed, -K removed". Only new or changed items are fetched in full.
+    Prints "+N new, ~M changed, -K removed". New or changed items are read from the item pages
+    with the library's own author, series and narrator names; only those the names cannot settle
+    are fetched in full.
 
     Examples:
 
