@@ -19,7 +19,8 @@ app = typer.Typer(
         "Keep an Audiobookshelf library growing and tidy, unattended.\n\n"
         "Settings come from .env / the environment (see .env.example). Run from cron or systemd "
         "timers (see contrib/). Exit codes: 0 done, 1 some items failed, 2 usage/config error, "
-        "3 service unreachable or refused credentials, 4 ratio hold, 75 another run holds the lock."
+        "3 service unreachable or refused credentials, 4 ratio hold, 75 another run holds the lock. "
+        "Notifications (NOTIFY_URLS) and a metrics file (METRICS_FILE): see the README."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -69,7 +70,9 @@ def scan(
 ) -> None:
     """Mirror the Audiobookshelf library into the state file (incremental).
 
-    Prints "+N new, ~M changed, -K removed". Only new or changed items are fetched in full.
+    Prints "+N new, ~M changed, -K removed". New or changed items are read from the item pages
+    with the library's own author, series and narrator names; only those the names cannot settle
+    are fetched in full.
 
     Examples:
 
@@ -249,21 +252,83 @@ def report(
     ctx: typer.Context,
     as_json: AsJson = False,
     since: Annotated[str | None, typer.Option(help="How far back recent sections go: 7d, 2w, 36h.")] = None,
+    notify: Annotated[bool, typer.Option("--notify", help="Also send the summary as the weekly notification (NOTIFY_URLS).")] = False,
+    prometheus: Annotated[Path | None, typer.Option("--prometheus", metavar="FILE", help="Also write the metrics file (node_exporter textfile format) to FILE.")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="A live view: the summary and the downloads in flight, until Ctrl-C.")] = False,
+    interval: Annotated[float, typer.Option(min=1, metavar="SECONDS", help="With --watch: seconds between refreshes.")] = 10,
 ) -> None:
-    """Print the library, pipeline, gaps, failures and tracker account.
+    """Print what happened (the summary first), then the library, pipeline, gaps, failures and account.
 
     Examples:
 
       abook report
 
       abook report --json --since 30d
+
+      abook report --watch
+
+      abook report --notify --prometheus /var/lib/prometheus/node-exporter/abook.prom
     """
     from . import render
+    from .times import parse_since
     from .workflows import report as wf
 
-    with command_run(_g(ctx), "report", {"since": since}, lock=False) as run:
-        result = wf.run(run.state, since=since, book_value=run.settings.book_value)
+    if watch:
+        with command_run(_g(ctx), "report", {"watch": True}, lock=False, record=False) as run:
+            if as_json or notify or prometheus:
+                from .errors import ConfigError
+
+                raise ConfigError("--watch shows a live view: run it without --json, --notify or --prometheus")
+            st = run.settings
+            options = wf.ReportOptions.from_settings(st, since_days=parse_since(since))
+            qbt = run.services.qbt() if st.configured("QB_URL") else None
+            render.watch(lambda: wf.live(run.state, qbt, options), interval=interval)
+        return
+    with command_run(_g(ctx), "report", {"since": since, "notify": notify, "prometheus": bool(prometheus)},
+                     lock=False) as run:
+        st = run.settings
+        # The weekly schedule of contrib/ asks for --notify: without NOTIFY_URLS it is a warning, so
+        # the same timer serves those who set no notifications.
+        send = notify and bool(st.notify_urls) and "weekly" in st.notify_on
+        if notify and not send:
+            render.log.warning("the summary is not sent: %s", "NOTIFY_URLS is not set" if not st.notify_urls
+                               else "NOTIFY_ON has no 'weekly'")
+        result = wf.run(run.state, since=since, options=wf.ReportOptions.from_settings(st), notify=send,
+                        metrics=prometheus is not None)
         render.report(result.data, as_json)
+        if prometheus is not None and result.metrics is not None:
+            render.prometheus(result.metrics, prometheus)
+        run.conclude(result)
+
+
+@app.command("notify")
+def notify_command(
+    ctx: typer.Context,
+    test: Annotated[bool, typer.Option("--test", help="Send one test message to every NOTIFY_URLS target.")] = False,
+) -> None:
+    """Show how notifications are set up; --test sends one message to every target.
+
+    Events (NOTIFY_ON): failure, hold, vip, import, weekly (see the README). Exits 3 when a test
+    message did not reach every target, 2 when NOTIFY_URLS is not set.
+
+    Examples:
+
+      abook notify
+
+      abook notify --test
+    """
+    import socket
+
+    from . import render
+    from .workflows import notifications as wf
+
+    with command_run(_g(ctx), "notify", {"test": test}, lock=False, record=False) as run:
+        st = run.settings
+        if test:
+            st.require("NOTIFY_URLS")
+        result = wf.run(run.state, st.notify_urls, st.notify_on, test=test, host=socket.gethostname())
+        render.notify(result)
+        run.conclude(result)
 
 
 @app.command("ratio-check")

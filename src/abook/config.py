@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +102,13 @@ SPECS: tuple[Spec, ...] = (
     Spec("AUTO_BUY_UPLOAD_GB", "float", "0", "Buy this much upload credit when below the floor (0 = never)", "Tracker guard"),
     Spec("BOOK_VALUE", "float", "0", "Value of one book for the report's estimate (0 = hidden)", "Report"),
     Spec("RETENTION_DAYS", "int", "30", "History kept; failed attempts are kept forever", "Report"),
+    Spec("METRICS_FILE", "path", "", "Prometheus textfile (node_exporter) rewritten after every run; empty = none", "Report"),
+    Spec("NOTIFY_URLS", "secret", "", "Apprise URLs to notify (comma separated), e.g. ntfys://ntfy.sh/TOPIC", "Notifications"),
+    Spec("NOTIFY_ON", "list", "failure,hold,vip,import,weekly", "Events to notify: failure, hold, vip, import, weekly", "Notifications"),
 )
+
+#: What NOTIFY_ON may name (README "Notifications" explains each one).
+NOTIFY_EVENTS = ("failure", "hold", "vip", "import", "weekly")
 
 SPEC_BY_ENV = {s.env: s for s in SPECS}
 _TRUE = {"1", "true", "yes", "on"}
@@ -211,6 +218,9 @@ class Settings:
     auto_buy_upload_gb: float
     book_value: float
     retention_days: int
+    metrics_file: Path | None
+    notify_urls: str
+    notify_on: tuple[str, ...]
     # Variable name -> why it is malformed; reported only when a command requires it.
     problems: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     env_file: Path | None = field(default=None, compare=False)
@@ -286,10 +296,11 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value, for the redactor."""
-        return tuple(
-            v for s in SPECS if s.kind == "secret" and (v := getattr(self, s.attr))
-        )
+        """Every secret value, for the redactor; each Apprise URL and the tokens inside it too."""
+        values = [v for s in SPECS if s.kind == "secret" and (v := getattr(self, s.attr))]
+        for url in split_urls(self.notify_urls):
+            values += url_secrets(url)
+        return tuple(values)
 
 
 def _shown(spec: Spec, text: str) -> str:
@@ -304,11 +315,53 @@ def _cross_checks(values: dict[str, Any], problems: dict[str, str]) -> None:
         )
     if values["ratio_resume"] < values["ratio_floor"]:
         problems.setdefault("RATIO_RESUME", "RATIO_RESUME is below RATIO_FLOOR")
+    unknown = [e for e in values["notify_on"] if e.lower() not in NOTIFY_EVENTS]
+    if unknown:
+        problems.setdefault(
+            "NOTIFY_ON", f"NOTIFY_ON names {', '.join(map(repr, unknown))}: choose from {', '.join(NOTIFY_EVENTS)}"
+        )
+    values["notify_on"] = tuple(e.lower() for e in values["notify_on"] if e.lower() in NOTIFY_EVENTS)
     if values["search_source"] not in ("mam", "prowlarr"):
         problems.setdefault(
             "SEARCH_SOURCE", f"SEARCH_SOURCE={values['search_source']!r} must be mam or prowlarr"
         )
         values["search_source"] = "mam"
+
+
+_URL_START = re.compile(r"[\s,]+(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def split_urls(text: str) -> list[str]:
+    """NOTIFY_URLS as a list: split at commas or spaces that start a new ``scheme://`` (a comma
+    inside one URL, as in ``mailto://...?to=a@x.org,b@y.org``, stays in it)."""
+    return [u.strip(" ,") for u in _URL_START.split(text or "") if u.strip(" ,")]
+
+
+def url_secrets(url: str) -> list[str]:
+    """What of an Apprise URL may be a credential: the URL, its password, and each user, host and
+    path part that is not a plain host name (Discord's webhook id/token, a Telegram bot token, an
+    ntfy topic, a Gotify token), plus long query values. Masking a harmless word is a small cost;
+    a leaked token is not."""
+    from urllib.parse import parse_qsl, unquote
+
+    out = [url]
+    _scheme, sep, rest = url.partition("://")
+    if not sep:
+        return out
+    m = re.match(r"([^/?#]*)([^?#]*)\??([^#]*)", rest)
+    netloc, path, query = m.groups() if m else (rest, "", "")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at:
+        user, _, password = userinfo.partition(":")
+        out += [unquote(password), password, unquote(user), user]
+    host = hostport
+    if not (host.startswith("[") or re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d+)?|localhost(:\d+)?|"
+                                                   r"\d+\.\d+\.\d+\.\d+(:\d+)?", host)):
+        out.append(host)
+    # A short number (a Telegram chat id) is no secret, and masking it would mask torrent ids.
+    out += [unquote(part) for part in path.split("/") if len(part) >= 6 and not (part.isdigit() and len(part) < 10)]
+    out += [v for _, v in parse_qsl(query) if len(v) >= 12]
+    return [v for v in dict.fromkeys(out) if v and len(v) >= 4]
 
 
 def _find_env_file(explicit: Path | None, environ: Mapping[str, str], cwd: Path) -> Path | None:

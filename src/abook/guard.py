@@ -228,6 +228,8 @@ def own_load(
     for row in rows:
         tid = str(row.get("torrent_id") or "")
         tracker = row.get("tracker") or row.get("source") or "mam"
+        if tracker != "mam":
+            continue  # a torrent of another tracker (another Prowlarr indexer) is not on MAM's account
         if exclude is not None and (tracker, tid) == exclude:
             continue
         status = row.get("status")
@@ -397,6 +399,8 @@ class TrackerGuard:
             now_release = replace(
                 release, freeleech=free, personal_freeleech=seen.personal_freeleech, vip=seen.vip,
                 size=seen.size or release.size, raw={**release.raw, **seen.raw},
+                # a search page carries no description; the exact lookup does (for the import)
+                description=release.description or seen.description,
             )
         changed = _changes(release, now_release, account.vip) if looked else ""
         refusal = self.judge(now_release, account=account)

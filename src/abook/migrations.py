@@ -294,3 +294,37 @@ def m003_gap_outcomes(db: Database) -> None:
         for name, kind in columns.items():
             if name not in have:
                 db[table].add_column(name, kind)
+
+
+@migrations()
+def m005_notifications(db: Database) -> None:
+    # The exit code of every run: "a command failed twice in a row" is read from it, and the
+    # metrics file shows it per command.
+    if "exit_code" not in db["tasks"].columns_dict:
+        db["tasks"].add_column("exit_code", int)
+    # The notification outbox: one row per event and target, written before anything is sent, so
+    # an event is queued once (unique key) and a target that is down gets it on a later run.
+    db["notifications"].create(
+        {
+            "id": int,
+            "key": str,  # what the event is about, e.g. "hold_on:<snapshot>": queued once per target
+            "target": str,  # a digest of the Apprise URL (the URL itself is a secret and never stored)
+            "event": str,  # failure | hold | vip | import | weekly
+            "level": str,  # info | success | warning | failure (Apprise's notify types)
+            "title": str,
+            "body": str,
+            "command": str,
+            "task_id": int,
+            "created_at": str,
+            "claimed_at": str,  # a run is sending it (two commands may end at the same moment)
+            "attempts": int,
+            "sent_at": str,
+            "gave_up_at": str,
+            "last_error": str,
+        },
+        pk="id",
+        not_null={"key", "target"},
+        defaults={"attempts": 0},
+    )
+    db["notifications"].create_index(["key", "target"], unique=True)
+    db["notifications"].create_index(["sent_at", "gave_up_at"])

@@ -192,6 +192,12 @@ def report(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
+    if data.get("summary"):
+        if is_terminal():
+            console().print(summary_panel(data))
+        else:
+            echo(summary_text(data))
+        echo()
     lib = data["library"]
     table(
         "Library",
@@ -611,3 +617,289 @@ def lookup(result: Any, as_json: bool, verbose: int = 0) -> None:
         echo(f"{prefix}{result.queued.decision}: {result.queued.reason}")
     else:
         echo(f"{len(result.hits)} results; {sum(h.verdict == 'new' for h in result.hits)} not owned")
+
+
+# ------------------------------------------------------------ the summary panel
+# The report's first screen (and the weekly notification): what happened, what is next, the account.
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float | None]) -> str:
+    """``▁▃▅█``: each value's place between the lowest and the highest (None is skipped)."""
+    nums = [float(v) for v in values if v is not None]
+    if not nums:
+        return ""
+    low, high = min(nums), max(nums)
+    if high - low < 1e-9:
+        return SPARKS[3] * len(nums)
+    return "".join(SPARKS[round((v - low) / (high - low) * (len(SPARKS) - 1))] for v in nums)
+
+
+def _si(n: float | None) -> str:
+    """Bytes as a person reads a disk: decimal GB (the pipeline's unit), MB below one GB, TB above 1,000."""
+    if n is None:
+        return "-"
+    size = abs(n)
+    sign = "-" if n < 0 else ""
+    if size >= 1e12:
+        return f"{sign}{size / 1e12:.2f} TB"
+    if size >= 1e9:
+        return f"{sign}{size / 1e9:.1f} GB"
+    if size >= 1e6:
+        return f"{sign}{size / 1e6:.0f} MB"
+    return f"{sign}{size / 1e3:.0f} kB"
+
+
+def gb_text(n: float) -> str:
+    """A byte figure of the tracker in the unit ratio-check shows it (GiB, written GB)."""
+    from .guard import gib
+
+    return f"{gib(n):.1f} GB"
+
+
+def _plural(n: int, word: str, many: str = "") -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def summary_rows(data: dict[str, Any], *, now: Any = None, tz: Any = None) -> list[tuple[str, str]]:
+    """The summary as (label, text) rows: one source for the panel, the plain text and the weekly
+    notification. Times are local (``tz``, else the machine's zone) and relative where near."""
+    from .times import local_text, parse_iso, relative, utcnow
+
+    s = data["summary"]
+    now = now or parse_iso(data.get("generated_at")) or utcnow()
+    days = s["days"]
+    rows: list[tuple[str, str]] = []
+    rows.append(("Library", f"{_plural(s['books'], 'book')} (+{s['added']:,} in {days} days) · "
+                            f"{_plural(s['authors'], 'author')}"))
+    got = [_plural(s["downloaded"], "book"), _si(s["downloaded_bytes"])] if s["downloaded"] else [f"none in {days} days"]
+    if s["added_by_abook"]:
+        value = f", worth about {s['estimated_value']:,.2f}" if s.get("estimated_value") is not None else ""
+        got.append(f"{s['added_by_abook']:,} added to the library{value}")
+    rows.append(("Downloaded", " · ".join(got)))
+    rows.append(("In flight", f"{s['in_flight']:,} downloading · {s['pending']:,} waiting to start"))
+    if s["missing_queued"] or s["missing_wanted"] or s["missing_not_found"]:
+        rows.append(("Missing", f"{s['missing_queued']:,} queued · {s['missing_wanted']:,} still wanted · "
+                                f"{s['missing_not_found']:,} not found"))
+    else:
+        rows.append(("Missing", "none recorded (fill-series / fill-authors find them)"))
+    rows.append(("Next batch", f"{_plural(s['next_batch'], 'book')} on the next fill-series / fill-authors run"
+                 if s["next_batch"] else "nothing wanted yet"))
+    rows.append(("Authors", f"{s['authors_catalogued']:,} of {s['authors']:,} catalogued"))
+    fail = s.get("newest_failure")
+    if s["failures"] and fail:
+        what = fail.get("title") or fail.get("ref") or fail.get("kind") or ""
+        rows.append(("Failures", f"{s['failures']:,} in {days} days · newest {relative(fail['at'], now)}: "
+                                 f"{what}: {fail.get('reason') or ''}".rstrip(": ")))
+    else:
+        rows.append(("Failures", f"none in {days} days"))
+    a = s.get("account")
+    if a:
+        trend = sparkline(s.get("ratio_trend") or [])
+        hold = f"hold ON: {a['hold']}" if a.get("hold") else "hold off"
+        buffer = ("unlimited" if a.get("buffer_unlimited") else
+                  gb_text(a["buffer_bytes"]) if a.get("buffer_bytes") is not None else "-")
+        rows.append(("Account", f"ratio {_ratio_text(a.get('ratio'))}{' ' + trend if trend else ''} · "
+                                f"buffer {buffer} (to ratio {a['floor']:g}) · {hold}"))
+        bits = [a.get("class") or "?"]
+        if a.get("bonus") is not None:
+            bits.append(f"{a['bonus']:,.0f} bonus points")
+        if a.get("unsat_limit") is not None:
+            bits.append(f"unsatisfied {a.get('unsat_count')}/{a['unsat_limit']}")
+        rows.append(("", " · ".join(bits)))
+        bits = []
+        if a.get("vip_until"):
+            day = local_text(a["vip_until"], tz, "%d %b %Y")
+            if (a.get("vip_days_left") or 0) < 0:
+                bits.append(f"VIP ended {day} ({relative(a['vip_until'], now)})")
+            else:
+                warn = " - renew it soon" if a.get("vip_warn") else ""
+                bits.append(f"VIP until {day} ({relative(a['vip_until'], now)}){warn}")
+        bits.append(f"checked {relative(a['taken_at'], now)}")
+        rows.append(("", " · ".join(bits)))
+    else:
+        rows.append(("Account", "no snapshot yet (abook ratio-check reads it)"))
+    failed = s.get("failed_commands") or []
+    if failed:
+        rows.append(("Runs", "; ".join(
+            f"{f['command']} FAILED {relative(f['at'], now)}"
+            + (f" (exit {f['exit_code']}: {_short(f['error'], 60)})" if f.get("exit_code") is not None
+               else f" ({_short(f['error'], 60)})" if f.get("error") else "")
+            for f in failed)))
+    elif s.get("last_run"):
+        last = s["last_run"]
+        rows.append(("Runs", f"{_plural(s['commands'], 'command')}, none failing · last: {last['command']} "
+                             f"{relative(last['finished_at'], now)}"))
+    else:
+        rows.append(("Runs", "no run recorded yet"))
+    if s.get("notifications_pending"):
+        rows.append(("Notifications", f"{s['notifications_pending']:,} waiting to be sent (a target is down?)"))
+    return rows
+
+
+def summary_title(data: dict[str, Any], *, now: Any = None, tz: Any = None) -> str:
+    from .times import local_text, parse_iso
+
+    moment = now or parse_iso(data.get("generated_at"))
+    return f"abook · the last {data['summary']['days']} days · {local_text(moment, tz)}"
+
+
+def summary_text(data: dict[str, Any], *, now: Any = None, tz: Any = None) -> str:
+    """The summary as plain lines (cron's log, the weekly notification)."""
+    rows = summary_rows(data, now=now, tz=tz)
+    width = max(len(label) for label, _ in rows)
+    lines = [summary_title(data, now=now, tz=tz)]
+    lines += [f"{label + ':' if label else '':<{width + 1}} {text}" for label, text in rows]
+    return "\n".join(lines)
+
+
+def summary_panel(data: dict[str, Any], *, now: Any = None, tz: Any = None) -> Any:
+    """The summary as a rich panel (a terminal's first screen of ``abook report``)."""
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, text in summary_rows(data, now=now, tz=tz):
+        style = "red" if ("FAILED" in text or "hold ON" in text) else None
+        grid.add_row(label, Text(text, style=style or ""))
+    return Panel(grid, title=summary_title(data, now=now, tz=tz), title_align="left", expand=False)
+
+
+# ------------------------------------------------------------------ report --watch
+LIVE_ROWS = 25  # downloads shown per frame; the rest are counted
+def _eta(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 86400} days"
+
+
+def _speed(bps: int | None) -> str:
+    return "" if bps is None else f"{bps / 1e6:.1f} MB/s" if bps >= 1e5 else f"{bps / 1e3:.0f} kB/s"
+
+
+def live_lines(view: Any, *, now: Any = None, tz: Any = None) -> list[str]:
+    """One frame of ``--watch`` as plain lines (stdout is not a terminal)."""
+    from .times import local_text, utcnow
+
+    s = view.data["summary"]
+    a = s.get("account") or {}
+    account = (f"ratio {_ratio_text(a.get('ratio'))} · {'hold ON' if a.get('hold') else 'hold off'} · "
+               if a else "")
+    head = (f"{local_text(now or utcnow(), tz, '%Y-%m-%d %H:%M:%S')} {account}{s['in_flight']} downloading · "
+            f"{s['pending']} waiting · {s['failures']} failures in {s['days']} days")
+    lines = [head]
+    for f in view.downloads[:LIVE_ROWS]:
+        bits = [f"{f.progress:.0%} of {_si(f.size)}" if f.size else f"{f.progress:.0%}"]
+        if f.speed:
+            bits.append(_speed(f.speed))
+        if f.eta is not None:
+            bits.append(f"{_eta(f.eta)} left")
+        state = f.state or f.status
+        lines.append(f"  #{f.download_id} {f.title}: {', '.join(bits)} ({state})"
+                     + (f" - {f.detail}" if f.detail and f.status == "pending" else ""))
+    if len(view.downloads) > LIVE_ROWS:
+        lines.append(f"  ... and {len(view.downloads) - LIVE_ROWS} more")
+    if view.qbt_error:
+        lines.append(f"  qBittorrent: {view.qbt_error} (progress as the last downloads run saw it)")
+    return lines
+
+
+def live_view(view: Any, *, interval: float, now: Any = None, tz: Any = None) -> Any:
+    """One frame of ``--watch`` on a terminal: the summary panel and the downloads in flight."""
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    from .times import local_text, utcnow
+
+    parts: list[Any] = [summary_panel(view.data, now=now, tz=tz)]
+    if view.downloads:
+        t = Table(title="Downloads in flight", title_justify="left")
+        for col in ("id", "title", "status", "progress", "", "speed", "left"):
+            t.add_column(col, no_wrap=col != "title")
+        for f in view.downloads[:LIVE_ROWS]:
+            status = f.state or f.status
+            if f.status == "pending" and f.detail:
+                status += f": {f.detail}"
+            t.add_row(str(f.download_id), f.title, status,
+                      ProgressBar(total=1.0, completed=max(0.0, min(1.0, f.progress)), width=20),
+                      f"{f.progress:.0%} of {_si(f.size)}" if f.size else f"{f.progress:.0%}",
+                      _speed(f.speed) if f.speed else "", _eta(f.eta))
+        parts.append(t)
+        if len(view.downloads) > LIVE_ROWS:
+            parts.append(Text(f"... and {len(view.downloads) - LIVE_ROWS} more"))
+    else:
+        parts.append(Text("No download in flight."))
+    if view.qbt_error:
+        parts.append(Text(f"qBittorrent: {view.qbt_error} (progress as the last downloads run saw it)",
+                          style="yellow"))
+    parts.append(Text(f"updated {local_text(now or utcnow(), tz, '%H:%M:%S')} · every {interval:g} s · "
+                      "Ctrl-C to stop", style="dim"))
+    return Group(*parts)
+
+
+def watch(frame: Any, *, interval: float, sleep: Any = None) -> None:
+    """Show ``frame()`` again every ``interval`` seconds until Ctrl-C (which ends it, exit 0)."""
+    import time
+
+    sleep = sleep or time.sleep
+    try:
+        if is_terminal():
+            from rich.live import Live
+
+            with Live(live_view(frame(), interval=interval), console=console(), auto_refresh=False,
+                      screen=False) as screen:
+                while True:
+                    sleep(interval)
+                    screen.update(live_view(frame(), interval=interval), refresh=True)
+        else:
+            while True:
+                for line in live_lines(frame()):
+                    echo(line)
+                sleep(interval)
+    except KeyboardInterrupt:
+        return
+
+
+def prometheus(data: dict[str, Any], path: Any) -> None:
+    """``--prometheus FILE``: the metrics file (a line on stderr says where it went)."""
+    from .metrics import metrics_text, write_metrics
+
+    target = write_metrics(path, metrics_text(data))
+    log.info("metrics written to %s", target)
+
+
+# ------------------------------------------------------------------ notify
+def notify(result: Any) -> None:
+    if result.tested:
+        for d in result.deliveries:
+            echo(f"{d.name}: sent" if d.ok else f"{d.name}: FAILED: {d.error}")
+        ok = sum(d.ok for d in result.deliveries)
+        echo(f"notify --test: {ok} of {len(result.deliveries)} targets reached")
+        return
+    if not result.targets:
+        echo("notifications: off (set NOTIFY_URLS to Apprise URLs; see the README)")
+        return
+    echo(f"notifications: {len(result.targets)} targets ({', '.join(result.targets)}); "
+         f"events: {', '.join(result.notify_on) or 'none (NOTIFY_ON is empty)'}")
+    box = result.outbox or {}
+    if box:
+        line = f"outbox: {box.get('pending', 0)} waiting, {box.get('gave_up', 0)} given up"
+        if box.get("last_sent_at"):
+            from .times import local_text, relative
+
+            line += f"; last sent {local_text(box['last_sent_at'])} ({relative(box['last_sent_at'])})"
+        echo(line)
+        if box.get("last_error"):
+            echo(f"last error: {box['last_error']}")
+    echo("send a test message to every target: abook notify --test")

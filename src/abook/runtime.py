@@ -47,6 +47,7 @@ class Run:
     counts: dict[str, Any] = field(default_factory=dict)
     status: str = TaskStatus.OK
     dry_run: bool = False
+    result: Any = None  # what the workflow returned (set by conclude): its events are notified
     _services: Services | None = None
 
     @property
@@ -65,6 +66,7 @@ class Run:
 
     def conclude(self, result: Any) -> None:
         """Record a workflow result's counts and raise the error its exit code must say."""
+        self.result = result
         self.counts = dict(result.counts())
         error = result.error()
         if error is not None:
@@ -138,14 +140,14 @@ def command_run(
         yield run
         if run.status == TaskStatus.OK and dry_run:
             run.status = TaskStatus.DRY_RUN
-        _finish(run, run.status)
+        _finish(run, run.status, code=EXIT_OK)
     except AbookError as exc:
         code = exc.exit_code
         message = _one_line(str(exc))
         status = {4: TaskStatus.HELD, 75: TaskStatus.LOCKED}.get(
             code, TaskStatus.PARTIAL if isinstance(exc, PartialFailure) else TaskStatus.FAILED)
         if run is not None and code != 75:
-            _finish(run, status, message, failure=not isinstance(exc, PartialFailure) and code != 4)
+            _finish(run, status, message, failure=not isinstance(exc, PartialFailure) and code != 4, code=code)
         if os.environ.get("ABOOK_DEBUG") == "1":
             import traceback
 
@@ -154,7 +156,7 @@ def command_run(
     except KeyboardInterrupt:
         code = 130
         if run is not None:
-            _finish(run, TaskStatus.INTERRUPTED, "interrupted")
+            _finish(run, TaskStatus.INTERRUPTED, "interrupted", code=code)
         print(f"abook {command}: interrupted", file=sys.stderr)
     except typer.Exit:
         raise
@@ -166,10 +168,12 @@ def command_run(
         code = 1
         message = _one_line(redact(f"internal error: {type(exc).__name__}: {exc}"))
         if run is not None:
-            _finish(run, TaskStatus.FAILED, message, failure=True)
+            _finish(run, TaskStatus.FAILED, message, failure=True, code=code)
         print(f"abook {command}: {message} (set ABOOK_DEBUG=1 for a traceback)", file=sys.stderr)
     finally:
         if run is not None:
+            if code != 130:  # Ctrl-C means "stop now", not "send messages first"
+                _after_run(run, code)
             run.close()
             if run.state is not None:
                 if held_lock is not None:
@@ -179,13 +183,13 @@ def command_run(
         raise typer.Exit(code)
 
 
-def _finish(run: Run, status: str, error: str = "", failure: bool = False) -> None:
+def _finish(run: Run, status: str, error: str = "", failure: bool = False, code: int | None = None) -> None:
     if run.state is None or run.task_id is None:
         return
     from .http import redact
 
     with contextlib.suppress(Exception):
-        run.state.finish_task(run.task_id, status, run.counts, redact(error))
+        run.state.finish_task(run.task_id, status, run.counts, redact(error), exit_code=code)
         if failure:
             run.state.record_failure(
                 run.command, "run", status, redact(error), task_id=run.task_id
@@ -193,6 +197,45 @@ def _finish(run: Run, status: str, error: str = "", failure: bool = False) -> No
     if not run.dry_run:  # retention: history older than RETENTION_DAYS goes (failed_attempts stay)
         with contextlib.suppress(Exception):
             run.state.prune_history(run.settings.retention_days)
+
+
+def _after_run(run: Run, code: int) -> None:
+    """What a finished run owes the world beyond its exit code: its notifications and the metrics
+    file. Neither may change the exit code: a failure here is one warning line."""
+    if run.state is None or run.task_id is None or run.dry_run:
+        return  # a dry run changes nothing and tells nobody; an unrecorded run has nothing to tell
+    from .http import redact
+
+    settings = run.settings
+    if settings.notify_urls:
+        try:
+            from . import events, notify
+            from .times import utcnow
+
+            now = utcnow()
+            if "NOTIFY_ON" in settings.problems:
+                log.warning("%s (only the valid ones are used)", settings.problems["NOTIFY_ON"])
+            found = events.of_run(run.command, run.result, run.state, settings, task_id=run.task_id,
+                                  exit_code=code, now=now)
+            notify.queue(run.state, found, settings.notify_urls, notify_on=settings.notify_on,
+                         command=run.command, task_id=run.task_id)
+            notify.flush(run.state, settings.notify_urls, now=now)
+        except Exception as exc:  # never fail a run for its notifications
+            if os.environ.get("ABOOK_RAISE_ERRORS") == "1":
+                raise
+            log.warning("notifications failed: %s", _one_line(redact(f"{type(exc).__name__}: {exc}")))
+    if settings.metrics_file is not None:
+        try:
+            from .metrics import metrics_text, write_metrics
+            from .workflows import report
+
+            data = report.metrics_data(run.state, report.ReportOptions.from_settings(settings))
+            write_metrics(settings.metrics_file, metrics_text(data))
+        except Exception as exc:
+            if os.environ.get("ABOOK_RAISE_ERRORS") == "1":
+                raise
+            log.warning("METRICS_FILE %s not written: %s", settings.metrics_file,
+                        _one_line(redact(f"{type(exc).__name__}: {exc}")))
 
 
 def _one_line(text: str) -> str:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 # The number of steps in migrations.py (a test keeps them equal).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 @dataclass
 class Lock:
@@ -187,13 +187,38 @@ class State:
         return len(dead)
 
     def finish_task(
-        self, task_id: int, status: str, counts: Mapping[str, Any] | None = None, error: str = ""
+        self, task_id: int, status: str, counts: Mapping[str, Any] | None = None, error: str = "",
+        exit_code: int | None = None,
     ) -> None:
         with self.tx():
             self.conn.execute(
-                "UPDATE tasks SET finished_at=?, status=?, counts=?, error=? WHERE id=?",
-                (iso(), status, json.dumps(dict(counts or {}), default=str), error or None, task_id),
+                "UPDATE tasks SET finished_at=?, status=?, counts=?, error=?, exit_code=? WHERE id=?",
+                (iso(), status, json.dumps(dict(counts or {}), default=str), error or None, exit_code, task_id),
             )
+
+    def task_status(self, task_id: int) -> str | None:
+        return self.scalar("SELECT status FROM tasks WHERE id=?", (task_id,))
+
+    # How a run ended, for "failed twice in a row": runs that ended by themselves count; a run killed,
+    # interrupted or still going says nothing about whether the command works.
+    _VERDICT_STATUSES = ("ok", "dry_run", "partial", "held", "failed")
+
+    def failure_streak(self, command: str, *, before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest finished runs of ``command`` that failed in a row (status ``failed``: exit 2,
+        3 or a crash), newest first; empty when the newest one did not fail. ``before``: only runs
+        older than that task."""
+        marks = ",".join("?" for _ in self._VERDICT_STATUSES)
+        rows = self.q(
+            f"SELECT id, status, exit_code, error, started_at, finished_at FROM tasks "
+            f"WHERE command=? AND id < ? AND status IN ({marks}) ORDER BY id DESC LIMIT ?",
+            (command, before if before is not None else 2**62, *self._VERDICT_STATUSES, limit),
+        )
+        streak = []
+        for row in rows:
+            if row["status"] != TaskStatus.FAILED:
+                break
+            streak.append(row)
+        return streak
 
     def last_runs(self) -> list[dict[str, Any]]:
         """The newest run of every command."""
@@ -372,22 +397,11 @@ class State:
         return decode_row(rows[0]) if rows else None
 
     # --------------------------------------------------------------- report
-    def library_summary(self, recent_days: int = 7) -> dict[str, Any]:
-        since_ms = int((utcnow() - timedelta(days=recent_days)).timestamp() * 1000)
-        row = self.q(
-            "SELECT COUNT(*) AS books, COALESCE(SUM(duration),0) AS seconds, COALESCE(SUM(size),0) AS bytes, "
-            "COALESCE(AVG(completeness),0) AS completeness, "
-            "SUM(CASE WHEN added_at >= ? THEN 1 ELSE 0 END) AS added_recent "
-            "FROM books WHERE removed_at IS NULL",
-            (since_ms,),
-        )[0]
-        authors = self.scalar("SELECT COUNT(*) FROM authors WHERE removed_at IS NULL") or 0
-        series = self.scalar("SELECT COUNT(*) FROM series WHERE removed_at IS NULL") or 0
-        removed = self.scalar("SELECT COUNT(*) FROM books WHERE removed_at IS NOT NULL") or 0
-        files_missing = self.scalar("SELECT COUNT(*) FROM books WHERE removed_at IS NULL AND is_missing = 1") or 0
-        fields = {}
-        total = row["books"] or 0
-        for field in COMPLETENESS_FIELDS:
+    def library_summary(self, recent_days: int = 7, now: datetime | None = None) -> dict[str, Any]:
+        since_ms = int(((now or utcnow()) - timedelta(days=recent_days)).timestamp() * 1000)
+        # One pass over the books for every figure: the metrics file runs this after every run.
+        filled_cols = []
+        for n, field in enumerate(COMPLETENESS_FIELDS):
             col = {"cover": "has_cover"}.get(field, field)
             if col in ("authors", "narrators", "series", "genres"):
                 cond = f"{col} IS NOT NULL AND {col} NOT IN ('', '[]')"
@@ -395,9 +409,23 @@ class State:
                 cond = "has_cover = 1"
             else:
                 cond = f"{col} IS NOT NULL AND {col} != ''"
-            filled = self.scalar(
-                f"SELECT COUNT(*) FROM books WHERE removed_at IS NULL AND {cond}"
-            ) or 0
+            filled_cols.append(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS f{n}")
+        row = self.q(
+            "SELECT COUNT(*) AS books, COALESCE(SUM(duration),0) AS seconds, COALESCE(SUM(size),0) AS bytes, "
+            "COALESCE(AVG(completeness),0) AS completeness, "
+            "SUM(CASE WHEN added_at >= ? THEN 1 ELSE 0 END) AS added_recent, "
+            "SUM(CASE WHEN is_missing = 1 THEN 1 ELSE 0 END) AS files_missing, "
+            f"{', '.join(filled_cols)} FROM books WHERE removed_at IS NULL",
+            (since_ms,),
+        )[0]
+        authors = self.scalar("SELECT COUNT(*) FROM authors WHERE removed_at IS NULL") or 0
+        series = self.scalar("SELECT COUNT(*) FROM series WHERE removed_at IS NULL") or 0
+        removed = self.scalar("SELECT COUNT(*) FROM books WHERE removed_at IS NOT NULL") or 0
+        files_missing = row["files_missing"] or 0
+        fields = {}
+        total = row["books"] or 0
+        for n, field in enumerate(COMPLETENESS_FIELDS):
+            filled = row[f"f{n}"] or 0
             fields[field] = {"filled": filled, "percent": round(100.0 * filled / total, 1) if total else 0.0}
         recent = self.q(
             "SELECT id, title, author_name, added_at FROM books WHERE removed_at IS NULL AND added_at >= ? "
@@ -644,6 +672,28 @@ class State:
         return {r["status"]: {"count": r["n"], "bytes": r["bytes"]} for r in rows}
 
 
+    def downloads_completed_since(self, since: datetime) -> dict[str, int]:
+        """Downloads whose bytes all arrived since ``since`` (whatever happened to them after)."""
+        row = self.q(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(size),0) AS bytes FROM downloads WHERE completed_at >= ?",
+            (iso(since),),
+        )[0]
+        return {"count": int(row["n"] or 0), "bytes": int(row["bytes"] or 0)}
+
+    def count_failures(self, since: datetime | None = None) -> int:
+        return int(self.scalar("SELECT COUNT(*) FROM failed_attempts WHERE created_at >= ?",
+                               (iso(since) if since else "",)) or 0)
+
+    def failure_counts(self) -> dict[str, int]:
+        """Every failure ever recorded, per command (failed_attempts is never pruned: a counter)."""
+        return {r["command"]: int(r["n"]) for r in self.q(
+            "SELECT COALESCE(command, '') AS command, COUNT(*) AS n FROM failed_attempts GROUP BY command")}
+
+    def authors_catalogued(self) -> int:
+        """Authors whose bibliography fill-authors found (their books are known, owned or missing)."""
+        return int(self.scalar(
+            "SELECT COUNT(*) FROM authors WHERE removed_at IS NULL AND known_total IS NOT NULL") or 0)
+
     # ------------------------------------------- ratio-check / report / retention
     RATIO_PAUSED_KEY = "ratio_paused"
 
@@ -750,11 +800,97 @@ class State:
                 "DELETE FROM tracker_snapshots WHERE taken_at < ? "
                 "AND id != (SELECT MAX(id) FROM tracker_snapshots)", (cutoff,)
             ).rowcount
+            counts["notifications"] = conn.execute(
+                "DELETE FROM notifications WHERE COALESCE(sent_at, gave_up_at) < ?", (cutoff,)
+            ).rowcount
             counts["top10_runs"] = conn.execute(
                 "DELETE FROM top10_runs WHERE run_at < ? "
                 "AND COALESCE(task_id, -1) != COALESCE((SELECT MAX(task_id) FROM top10_runs), -1)", (cutoff,)
             ).rowcount
         return {k: v for k, v in counts.items() if v > 0}
+
+    # -------------------------------------------------------- notifications
+    def queue_notifications(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Put events in the outbox, one row per event and target, in one transaction. An event
+        whose key is already queued for a target is not queued again. Returns the rows added."""
+        added = 0
+        now = iso()
+        with self.tx():
+            for row in rows:
+                data = {"created_at": now, "attempts": 0, **row}
+                cols = list(data)
+                cur = self.conn.execute(
+                    f"INSERT OR IGNORE INTO notifications ({','.join(cols)}) "
+                    f"VALUES ({','.join('?' for _ in cols)})",
+                    tuple(data[c] for c in cols),
+                )
+                added += max(cur.rowcount, 0)
+        return added
+
+    def claim_notifications(
+        self, targets: Sequence[str], *, now: datetime, stale_after: timedelta, max_age: timedelta,
+        max_attempts: int,
+    ) -> list[dict[str, Any]]:
+        """The unsent notifications for ``targets`` that no other run is sending, oldest first.
+
+        Claimed in one transaction, so two commands ending at the same moment never send one
+        twice; a claim older than ``stale_after`` belongs to a run that died and is taken over. A
+        row older than ``max_age``, out of attempts, or for a target no longer configured is
+        given up (kept, and shown in the report, until retention).
+        """
+        stale = iso(now - stale_after)
+        marks = ",".join("?" for _ in targets)
+        with self.tx():
+            self.conn.execute(
+                "UPDATE notifications SET gave_up_at=?, claimed_at=NULL WHERE sent_at IS NULL AND gave_up_at IS NULL "
+                "AND (created_at < ? OR attempts >= ?) AND (claimed_at IS NULL OR claimed_at < ?)",
+                (iso(now), iso(now - max_age), max_attempts, stale),
+            )
+            self.conn.execute(
+                "UPDATE notifications SET gave_up_at=?, last_error='the target is no longer in NOTIFY_URLS' "
+                f"WHERE sent_at IS NULL AND gave_up_at IS NULL AND target NOT IN ({marks})",
+                (iso(now), *targets),
+            )
+            rows = self.q(
+                "SELECT * FROM notifications WHERE sent_at IS NULL AND gave_up_at IS NULL "
+                f"AND (claimed_at IS NULL OR claimed_at < ?) AND target IN ({marks}) ORDER BY id",
+                (stale, *targets),
+            )
+            self.conn.executemany(
+                "UPDATE notifications SET claimed_at=? WHERE id=?", ((iso(now), r["id"]) for r in rows)
+            )
+        return rows
+
+    def finish_notification(
+        self, row_id: int, *, sent: bool, error: str = "", tried: bool = True, now: datetime | None = None
+    ) -> None:
+        """Release a claimed notification: delivered (``sent``), or not (a later run tries again;
+        ``tried`` False when it was not even attempted because its target had just failed)."""
+        with self.tx():
+            self.conn.execute(
+                "UPDATE notifications SET claimed_at=NULL, sent_at=?, attempts=attempts+?, "
+                "last_error=COALESCE(?, last_error) WHERE id=?",
+                (iso(now) if sent else None, 1 if tried else 0, error or None, row_id),
+            )
+
+    def notification_summary(self, since: datetime | None = None) -> dict[str, Any]:
+        """The outbox: waiting to be sent, given up (since ``since``), sent (since ``since``), the newest error."""
+        after = iso(since) if since else ""
+        row = self.q(
+            "SELECT SUM(CASE WHEN sent_at IS NULL AND gave_up_at IS NULL THEN 1 ELSE 0 END) AS pending, "
+            "SUM(CASE WHEN gave_up_at IS NOT NULL AND gave_up_at >= ? THEN 1 ELSE 0 END) AS gave_up, "
+            "SUM(CASE WHEN sent_at IS NOT NULL AND sent_at >= ? THEN 1 ELSE 0 END) AS sent, "
+            "MAX(sent_at) AS last_sent_at FROM notifications",
+            (after, after),
+        )[0]
+        error = self.q(
+            "SELECT last_error, created_at FROM notifications WHERE last_error IS NOT NULL AND sent_at IS NULL "
+            "ORDER BY id DESC LIMIT 1"
+        )
+        return {
+            "pending": int(row["pending"] or 0), "gave_up": int(row["gave_up"] or 0), "sent": int(row["sent"] or 0),
+            "last_sent_at": row["last_sent_at"], "last_error": error[0]["last_error"] if error else None,
+        }
 
     # ------------------------------------------- gaps (fill-series / fill-authors / missing)
     def bibliography_get(self, key: str) -> dict[str, Any] | None:
@@ -905,6 +1041,22 @@ class State:
             (limit,),
         )
 
+    def missing_book_counts(self) -> dict[str, int]:
+        """``{status: books}`` over missing_books, each book once (a book a series and its author
+        both lack is one book; its status is the furthest either row reached)."""
+        best: dict[str, str] = {}
+        for ident, status in self.conn.execute(
+            "SELECT COALESCE(NULLIF(asin, ''), lower(COALESCE(title, '')) || '|' || lower(COALESCE(author_name, ''))), "
+            "status FROM missing_books"
+        ):
+            old = best.get(ident)
+            if old is None or _MISSING_RANK.get(status, 0) > _MISSING_RANK.get(old, 0):
+                best[ident] = status
+        out: dict[str, int] = {}
+        for status in best.values():
+            out[status] = out.get(status, 0) + 1
+        return out
+
     def unknown_groups(self) -> list[dict[str, Any]]:
         """Series and authors whose bibliography is unknown, with why (``kind`` series_gap /
         author_gap)."""
@@ -937,6 +1089,10 @@ class State:
         for row in self.q("SELECT kind, status, COUNT(*) AS n FROM missing_books GROUP BY kind, status"):
             out.setdefault(row["kind"], {})[row["status"]] = row["n"]
         return out
+
+
+# The furthest a missing book got, when its series and its author both list it.
+_MISSING_RANK = {"ignored": 0, "wanted": 1, "not_found": 2, "queued": 3, "downloading": 4, "in_library": 5}
 
 
 def _as_text(value: Any) -> str | None:

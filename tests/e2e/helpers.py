@@ -47,15 +47,21 @@ class Result:
         assert "Traceback" not in self.output, self.output
 
 
-def run_abook(
-    args: list[str], env: Mapping[str, str], *, cwd: Path | None = None, timeout: float = 120
-) -> Result:
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("ABS_", "QB_", "MAM_", "PROWLARR_"))}
+def abook_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment a test's abook runs in: this one without real settings, every service on loopback."""
+    full = {k: v for k, v in os.environ.items()
+            if not k.startswith(("ABS_", "QB_", "MAM_", "PROWLARR_", "NOTIFY_", "METRICS_"))}
     full.update(BASE_ENV)
     full.update({k: str(v) for k, v in env.items()})
     full.pop("ABOOK_DEBUG", None)
+    return full
+
+
+def run_abook(
+    args: list[str], env: Mapping[str, str], *, cwd: Path | None = None, timeout: float = 120
+) -> Result:
     proc = subprocess.run(
-        [*abook_executable(), *args], env=full, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        [*abook_executable(), *args], env=abook_env(env), cwd=cwd, capture_output=True, text=True, timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)

@@ -5,6 +5,7 @@ search and the grab) and a REAL qbittorrent-nox."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -305,3 +306,26 @@ def test_ratio_check_dry_run_says_what_the_guard_would_do_for_each_case_and_chan
     # The wedge made #802 free, yet 40 - 31 = 9 GiB is still below the minimum.
     assert got["803"]["status"] == "pending" and "9.0 GB, below BUFFER_MIN_GB 10" in got["803"]["status_reason"]
     assert fetched(mam) == ["801", "802"]
+
+
+# ------------------------------------------------------------------- the tracker's description
+def test_the_description_mam_sends_only_when_asked_reaches_the_pick_through_the_fresh_look(world):
+    """MAM leaves the description out of search pages unless asked (the fake too); the fresh look
+    before each fetch asks for it, so the import's metadata.json has the tracker's description."""
+    env, mam, qbt = world
+    mam.set_user(**account(3000, 100))
+    mam.add(mam_row(901, "Told In Full", authors=["R Four"], free=True, snatches=900, category=FANTASY,
+                    description="<p>A story told in full.</p>"),
+            mam_row(902, "Told Later", authors=["S Five"], free=True, snatches=800, category=FANTASY,
+                    description="<p>Told after a wait.</p>"))
+    searches = mam.served("/tor/js/loadSearchJSONbasic.php")
+    res = run_abook(["top10", "--genre", "Fantasy", "--count", "2"], {**env, "MAX_ACTIVE_DOWNLOADS": "1"})
+    assert res.code == 0, res.output
+    pages = [r for r in mam.served("/tor/js/loadSearchJSONbasic.php")[len(searches):]
+             if not r.body["tor"].get("id")]
+    assert pages and not any("description" in r.body for r in pages)  # the ranking asked for none
+    got = downloads(env)
+    assert json.loads(got["901"]["payload"])["description"] == "<p>A story told in full.</p>"  # grabbed now
+    assert got["902"]["status"] == "pending" and not json.loads(got["902"]["payload"])["description"]
+    assert run_abook(["downloads"], {**env, "MAX_ACTIVE_DOWNLOADS": "2"}).code == 0  # submitted later
+    assert json.loads(downloads(env)["902"]["payload"])["description"] == "<p>Told after a wait.</p>"

@@ -235,3 +235,154 @@ def test_missing_files_stay_owned_and_are_reported(env, fake_abs):
     data = json.loads(run_abook(["report", "--json"], env).stdout)
     assert data["library"]["books"] == 5 and data["library"]["files_missing"] == 1
     assert all(r["status"] != "running" for r in data["runs"])  # the report does not list itself
+
+
+# --------------------------------------------------------------- the minified first scan
+def _mirror(env: dict[str, str]) -> dict[str, dict]:
+    from abook.library import BOOK_FIELDS
+
+    with _db(env) as db:
+        return {r["id"]: {c: r[c] for c in BOOK_FIELDS} for r in db.execute("SELECT * FROM books")}
+
+
+def _expanded_mirror(fake: FakeABS) -> dict[str, dict]:
+    """The mirror built from every item's expanded record (batch/get), the way scans built it."""
+    from abook.clients.audiobookshelf import Audiobookshelf
+    from abook.library import BOOK_FIELDS, book_row, fingerprint
+
+    with Audiobookshelf(fake.url, TOKEN) as client:
+        items = client.batch_get(fake.item_ids)
+    assert len(items) == len(fake.item_ids)
+    return {i.id: {c: book_row(i, fp=fingerprint(i))[c] for c in BOOK_FIELDS} for i in items}
+
+
+def _requests(fake: FakeABS, path_part: str) -> list:
+    return [r for r in fake.requests if path_part in r.path]
+
+
+def _hard_names(fake: FakeABS) -> dict[str, str]:
+    """Books whose joined strings a plain split on ", " and " #" gets wrong."""
+    return {
+        "mlk": fake.add_book("Strength to Love", authors=["Martin Luther King, Jr."], genres=["History"],
+                             description="<p>Sermons &amp; <b>speeches</b>.</p>", year=1963),
+        "co": fake.add_book("The Autobiography", authors=["Martin Luther King, Jr.", "Coretta Scott King"],
+                            narrators=["Clayborne Carson", "Full Cast, The"]),
+        "gaiman": fake.add_book("Good Omens", authors=["Terry Pratchett", "Neil Gaiman"],
+                                narrators=["Martin Jarvis"], series=[("Discworld Adjacent", None)]),
+        "secret": fake.add_book("Secret History", authors=["Brandon Sanderson"],
+                                narrators=["Michael Kramer", "Kate Reading"],
+                                series=[("Mistborn", "0.5"), ("The Cosmere", "0")]),
+        "hero": fake.add_book("The Hero of Ages", authors=["Brandon Sanderson"], series=[("Mistborn", "3")],
+                              narrators=["Michael Kramer"]),
+        "kitchen": fake.add_book("Hell's Kitchen", authors=["Gordon Ramsay"],
+                                 series=[("Kitchen #5", "2"), ("Lords, Liars and Thieves", "1.5")]),
+        "lords": fake.add_book("Thieves' World", authors=["Lynn Abbey"],
+                               series=[("Lords, Liars and Thieves", "1")]),
+        "gone": fake.add_book("Lost Book", authors=["Neil Gaiman"], series=[("Mistborn", "4")]),
+    }
+
+
+def test_a_first_scan_from_the_pages_equals_the_mirror_of_expanded_records(env, fake_abs):
+    ids = _hard_names(fake_abs)
+    fake_abs.remove_book(ids["gone"], missing=True)  # still listed, flagged isMissing
+    res = run_abook(["-v", "scan"], env)
+    assert res.code == 0, res.output
+    assert "+13 new" in res.stdout
+    assert "13 new or changed items mirrored from the item pages, 0 read in full" in res.stderr
+    assert not _requests(fake_abs, "/api/items/batch/get")  # nothing asked for in full
+    assert len(_requests(fake_abs, "/filterdata")) == 1
+
+    mirror = _mirror(env)
+    assert mirror == _expanded_mirror(fake_abs)  # every row, field by field
+    # ... and what the rows say is ABS's truth, not only what abook's two paths agree on
+    mlk = mirror[ids["mlk"]]
+    assert json.loads(mlk["authors"]) == [{"id": fake_abs.author_id("Martin Luther King, Jr."),
+                                           "name": "Martin Luther King, Jr."}]
+    assert json.loads(mlk["narrators"]) == [] and mlk["description"] == "Sermons & speeches."
+    co = mirror[ids["co"]]
+    assert [a["name"] for a in json.loads(co["authors"])] == ["Martin Luther King, Jr.", "Coretta Scott King"]
+    assert json.loads(co["narrators"]) == ["Clayborne Carson", "Full Cast, The"]
+    assert json.loads(mirror[ids["secret"]]["series"]) == [
+        {"id": fake_abs.series_id("Mistborn"), "name": "Mistborn", "sequence": "0.5"},
+        {"id": fake_abs.series_id("The Cosmere"), "name": "The Cosmere", "sequence": "0"}]
+    assert json.loads(mirror[ids["kitchen"]]["series"]) == [
+        {"id": fake_abs.series_id("Kitchen #5"), "name": "Kitchen #5", "sequence": "2"},
+        {"id": fake_abs.series_id("Lords, Liars and Thieves"), "name": "Lords, Liars and Thieves",
+         "sequence": "1.5"}]
+    assert json.loads(mirror[ids["gaiman"]]["series"])[0]["sequence"] is None
+    assert mirror[ids["gone"]]["is_missing"] == 1
+
+
+def test_names_the_lists_cannot_settle_are_read_in_full(env, fake_abs):
+    both = fake_abs.add_book("Ancillary Pair", authors=["Ann Leckie", "Becky Chambers"])
+    one = fake_abs.add_book("One Author Called Two", authors=["Ann Leckie, Becky Chambers"])
+    res = run_abook(["-v", "scan"], env)
+    assert res.code == 0, res.output
+    assert "5 new or changed items mirrored from the item pages, 2 read in full" in res.stderr
+    asked = [i for r in _requests(fake_abs, "/api/items/batch/get") for i in r.json()["libraryItemIds"]]
+    assert sorted(asked) == sorted([both, one])
+    mirror = _mirror(env)
+    assert mirror == _expanded_mirror(fake_abs)
+    assert [a["name"] for a in json.loads(mirror[both]["authors"])] == ["Ann Leckie", "Becky Chambers"]
+    assert [a["name"] for a in json.loads(mirror[one]["authors"])] == ["Ann Leckie, Becky Chambers"]
+
+
+def test_filterdata_kept_by_abs_lags_and_is_not_trusted_past_its_age(env, fake_abs):
+    """The web UI had ABS build filterdata; then a series was renamed (ABS's kept copy does not
+    follow), and a book was edited to a new series and a new narrator whose name joins two known
+    ones. A plain reading with the kept lists would cut "Michael Kramer, Kate Reading" in two."""
+    ids = _hard_names(fake_abs)
+    fake_abs.add_book("Narrated", authors=["Kate Reading"], narrators=["Michael Kramer"])
+    fake_abs.add_book("Narrated Too", authors=["Kate Reading"], narrators=["Kate Reading"])
+    fake_abs.load_filterdata()
+    fake_abs.rename_series(fake_abs.series_id("Discworld Adjacent"), "Discworld, Adjacent")
+    fake_abs.edit_book(ids["hero"], series=[("The Mistborn Saga", "3")],
+                       narrators=["Michael Kramer, Kate Reading"])  # one narrator, a comma in it
+    res = run_abook(["-v", "scan"], env)
+    assert res.code == 0, res.output
+    asked = {i for r in _requests(fake_abs, "/api/items/batch/get") for i in r.json()["libraryItemIds"]}
+    assert asked == {ids["hero"], ids["gaiman"]}  # only what the kept lists cannot vouch for
+    mirror = _mirror(env)
+    assert mirror == _expanded_mirror(fake_abs)
+    assert json.loads(mirror[ids["hero"]]["narrators"]) == ["Michael Kramer, Kate Reading"]
+    assert json.loads(mirror[ids["gaiman"]]["series"])[0]["name"] == "Discworld, Adjacent"
+
+
+def test_a_few_changes_are_read_in_full_and_a_big_first_scan_costs_about_its_pages(env, fake_abs):
+    """The honest fake's ledger (what a real ABS 2.36 would spend, no clock involved)."""
+    fake_abs.generate(3000, seed=7)
+    res = run_abook(["scan"], env)
+    assert res.code == 0, res.output
+    first = list(fake_abs.requests)
+    pages = sum(r.cost for r in first if r.path.endswith("/items"))
+    lists = sum(r.cost for r in first if r.path.endswith(("/filterdata", "/authors")))
+    in_full = [r for r in first if r.path == "/api/items/batch/get"]
+    asked = sum(len(r.json()["libraryItemIds"]) for r in in_full)
+    assert asked < 3005 * 0.01  # only the few generated "A, B"-style names
+    assert len(in_full) <= 1
+    assert sum(r.cost for r in first) <= pages + lists + sum(r.cost for r in in_full) + 0.05
+    assert lists < 0.35 * pages
+    assert _mirror(env) == _expanded_mirror(fake_abs)
+
+    fake_abs.requests.clear()
+    changed = fake_abs.item_ids[:3]
+    for item_id in changed:
+        fake_abs.edit_book(item_id, narrators=["Someone, New"])
+    res = run_abook(["scan"], env)
+    assert "~3 changed" in res.stdout, res.output
+    assert not _requests(fake_abs, "/filterdata")  # three items: batch/get is cheaper than the lists
+    asked = [i for r in _requests(fake_abs, "/api/items/batch/get") for i in r.json()["libraryItemIds"]]
+    assert sorted(asked) == sorted(changed)
+    assert _mirror(env) == _expanded_mirror(fake_abs)
+
+    fake_abs.requests.clear()
+    many = fake_abs.item_ids[10:410]
+    for item_id in many:
+        fake_abs.edit_book(item_id, genres=["Changed"])
+    fake_abs.filterdata_ttl = 0  # the next day: ABS builds its filterdata again when asked
+    res = run_abook(["-v", "scan"], env)
+    assert "~400 changed" in res.stdout, res.output
+    assert len(_requests(fake_abs, "/filterdata")) == 1  # 400 items: the lists cost less
+    asked = [i for r in _requests(fake_abs, "/api/items/batch/get") for i in r.json()["libraryItemIds"]]
+    assert len(asked) < 40  # only the items changed after ABS built its filterdata that need it
+    assert _mirror(env) == _expanded_mirror(fake_abs)

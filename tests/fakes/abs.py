@@ -22,15 +22,35 @@ the recorded responses in ``tests/fixtures/audiobookshelf/``), not with whatever
   first), showing a ``library-scan`` task in ``GET /api/tasks`` until it is finished;
 - 401 bodies are the plain text ``Unauthorized``.
 
+- ``GET /api/libraries/:id/filterdata`` (and ``GET /api/libraries/:id?include=filterdata``) gives
+  the author and series names with ids, narrators, genres, ... and ``loadedAt``; like ABS
+  (``server/utils/queries/libraryFilters.js getFilterData``) the answer is kept for
+  :attr:`FakeABS.filterdata_ttl` (30 minutes): edits and scans add the authors and series they
+  attach (scans also narrators and genres), removals drop orphans, but renames are NOT followed,
+  so it lags the library the way the real one does;
+- ``GET /api/libraries*`` answers are cached per token and URL and dropped on any write, like ABS's
+  ``ApiCacheManager`` (LRU of 10 MB; bigger answers are never kept; ``sort=random`` never).
+
+Costs (:data:`COSTS`): the fake charges what a real ABS 2.36 costs on 2 cores, from the figures
+measured at 50,000 books (the research note on the ABS API §9, ``shared/bench/perf``): item lists
+~2 us per library book per request plus ~0.39 ms per item returned; ``batch/get`` ~15 us per library
+book (SQLite builds the whole book-author and book-series joins) plus ~1.3 ms per item; a single
+item ~8 us per library book; ``filterdata`` ~64 us per library book when it has to be built, ~30 ms
+at 50,000 books when kept; the authors list ~53 us per book-author link. Requests are served one at a time, like
+ABS's single JavaScript thread. Each request's modelled cost (seconds at full scale) is recorded
+(``RequestRecord.cost``, :attr:`FakeABS.modelled_seconds`) and the fake sleeps ``cost *
+cost_scale`` minus the time it really spent: ``cost_scale=1`` is the real server's speed,
+``0`` charges nothing (the ledger still counts).
+
 Fault injection: :meth:`FakeABS.fail_next` (status/body for the next N matching requests) and
 :meth:`FakeABS.set_mode` (``html`` | ``malformed`` | ``slow`` per path prefix).
 
 Speed: each item's minified JSON is rendered once and cached (invalidated on change), and sorted
-orders are cached per data version, so 50,000 items page out as fast as the socket allows.
+orders are cached per data version, so the fake's own work stays far below the costs it charges.
 
 Run it alone for benchmarks::
 
-    python -m tests.fakes.abs --items 50000 --port 0 --token test-token-abc
+    python -m tests.fakes.abs --items 50000 --port 0 --token test-token-abc [--cost-scale 0.25]
     # prints "READY http://127.0.0.1:<port>" once listening, then serves until killed
 """
 
@@ -78,6 +98,31 @@ _CODEC = {".mp3": ("mp3", "MP2/3 (MPEG audio layer 2/3)"), ".m4b": ("aac", "Quic
 _HTML_PAGE = (b"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Audiobookshelf"
               b"</title></head><body><div id=\"__nuxt\"></div><script src=\"/_nuxt/app.js\"></script>"
               b"</body></html>")
+
+
+# Seconds a real ABS 2.36 spends per request on 2 cores, fitted to what was measured at 50,000
+# books (items pages of 500/1000/5000: 29.6/24.6/23.6 s; batch/get of 500/1000/2500/5000 ids:
+# 1.42/2.04/3.99/7.28 s per request; filterdata 3.2 s cold, 0.03 s kept; authors 2.9 s for 54.5k
+# book-author links; series pages of 500 with ~2,200 embedded books 2.3 s).
+COSTS: dict[str, float] = {
+    "request": 0.002,  # routing and the API key looked up, on every request
+    "list_per_book": 2e-6,  # an items page, per book of the library (the count and the joins)
+    "list_per_item": 0.39e-3,  # ... and per item returned (ABS hydrates every column)
+    "batch_per_book": 15e-6,  # batch/get: the whole book-author and book-series joins ...
+    "batch_per_item": 1.3e-3,  # ... and per expanded item
+    "item_per_book": 8e-6,  # GET /api/items/:id: the same joins for one item ...
+    "item": 1.3e-3,
+    "filterdata_per_book": 64e-6,  # filterdata built: every book's tags/genres/narrators, all names
+    "filterdata_kept_per_book": 0.6e-6,  # filterdata from ABS's own 30-minute copy: sending it
+    "filterdata_check_per_book": 1e-6,  # after 30 minutes: the "anything changed?" counts
+    "authors_per_link": 53e-6,  # the authors list, per book-author link
+    "series_per_book": 8e-6,  # a series page: the joins ...
+    "series_per_embedded": 0.85e-3,  # ... and every minified book it embeds
+    "write": 0.02,  # an edit: the rows, metadata.json, the socket event
+    "cache_hit": 0.0005,  # an answer ABS's ApiCacheManager kept: sent as it is
+}
+FILTERDATA_TTL = 30 * 60.0  # seconds ABS keeps a library's filterdata
+API_CACHE_BYTES = 10_000_000  # ApiCacheManager's LRU maxSize
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -414,6 +459,7 @@ class RequestRecord:
     query: dict[str, list[str]]
     body: bytes
     headers: dict[str, str]
+    cost: float = 0.0  # what a real ABS would have spent on it, in seconds (see COSTS)
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -473,8 +519,12 @@ class FakeABS:
         slow_delay: float = 30.0,
         user_type: str = "root",
         can_update: bool = True,
+        cost_scale: float = 1.0,
     ) -> None:
         self.token = token
+        self.cost_scale = cost_scale
+        self.filterdata_ttl = FILTERDATA_TTL
+        self.modelled_seconds = 0.0  # sum of every request's modelled cost
         self.scan_delay = scan_delay
         self.watcher_delay = watcher_delay
         self.slow_delay = slow_delay
@@ -505,6 +555,11 @@ class FakeABS:
         self._order_cache: dict[tuple[Any, ...], tuple[int, list[str]]] = {}
         self._index_cache: tuple[int, dict[str, Any]] | None = None
         self._ino = 5_000_000
+        self._filterdata: dict[str, dict[str, Any]] = {}  # ABS's Database.libraryFilterData
+        self._api_cache: dict[tuple[str, str], tuple[int, bytes, str]] = {}  # insertion = LRU order
+        self._api_cache_bytes = 0
+        self._loop = threading.Lock()  # one request at a time, like ABS's JavaScript thread
+        self._tl = threading.local()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -555,7 +610,45 @@ class FakeABS:
 
     # ------------------------------------------------------------------ authors / series
     def _touch(self) -> None:
+        """Any write: new data version, and ABS's ApiCacheManager drops every kept answer."""
         self._version += 1
+        self._api_cache.clear()
+        self._api_cache_bytes = 0
+
+    def _charge(self, seconds: float) -> None:
+        """Add to the modelled cost of the request being served (see COSTS)."""
+        if getattr(self._tl, "cost", None) is not None:
+            self._tl.cost += seconds
+
+    # ABS updates its kept filterdata in place on some writes (Database.add*ToFilterData): the
+    # authors and series an edit attaches (scans: narrators and genres too), the orphans removed.
+    # Renames are not followed: the kept copy goes on naming the old name until it is rebuilt.
+    def _fd_note(self, item: _Item, *, scanned: bool) -> None:
+        data = self._filterdata.get(item.library_id)
+        if data is None:
+            return
+        have_a = {a["id"] for a in data["authors"]}
+        for aid in item.author_ids:
+            if aid in self._authors and aid not in have_a:
+                data["authors"].append({"id": aid, "name": self._authors[aid].name})
+        have_s = {x["id"] for x in data["series"]}
+        for sid, _seq in item.series:
+            if sid in self._series and sid not in have_s:
+                data["series"].append({"id": sid, "name": self._series[sid].name})
+        if scanned:
+            data["narrators"] += [n for n in item.narrators if n not in data["narrators"]]
+            data["genres"] += [g for g in item.genres if g not in data["genres"]]
+
+    def _fd_forget(self, author_ids: Iterable[str], series_ids: Iterable[str]) -> None:
+        author_ids, series_ids = set(author_ids), set(series_ids)
+        for data in self._filterdata.values():
+            data["authors"] = [a for a in data["authors"] if a["id"] not in author_ids]
+            data["series"] = [x for x in data["series"] if x["id"] not in series_ids]
+
+    def load_filterdata(self, library: str | None = None) -> None:
+        """Build a library's filterdata now, as ABS does when the web UI opens the library."""
+        with self._lock:
+            self._filterdata_for(self.library_id(library))
 
     def _author_for(self, lib_id: str, name: str, when: int | None = None) -> str:
         key = (lib_id, name.strip().lower())
@@ -593,6 +686,7 @@ class FakeABS:
             series = self._series.pop(sid, None)
             if series:
                 self._series_by_name.pop((series.library_id, series.name.lower()), None)
+        self._fd_forget(author_ids, series_ids)
 
     def author_id(self, name: str, library: str | None = None) -> str | None:
         """The id of the author called ``name`` (case-insensitive) in a library, if any."""
@@ -703,6 +797,7 @@ class FakeABS:
             if cover:
                 item.cover_path = f"{item.path}/cover.jpg"
             self._items[item_id] = item
+            self._fd_note(item, scanned=True)
             self._touch()
             return item_id
 
@@ -766,6 +861,7 @@ class FakeABS:
                     raise TypeError(f"edit_book: unknown field {key!r}")
             self._changed(item)
             self._drop_orphans(old_authors, old_series)
+            self._fd_note(item, scanned=False)
 
     def _changed(self, item: _Item) -> None:
         item.updated_at = self.now()
@@ -805,9 +901,13 @@ class FakeABS:
     def generate(self, n: int, seed: int = 0, library: str | None = None) -> list[str]:
         """Create ``n`` plausible books quickly (50,000 in a few seconds); returns their ids.
 
-        Roughly 6 books per author, most in series with sequences 1..k, a few co-authored,
-        multi-narrator, half-sequence or metadata-poor books; timestamps spread over three years.
-        Deterministic for a given ``seed`` (ids included).
+        Shaped like the 50,000-book library measured on a real ABS (``shared/bench/perf``): about
+        6 books per author, 56% of books in series (sequences 1..k, some "x.5" and "0", 5% of
+        series unnumbered, umbrella series so a few books are in two), 8% co-authored, 9% without
+        a narrator and 9% with several, metadata-poor books; and the names that make ABS's joined
+        strings hard to read: authors like "Martin Luther King, Jr.", series with a "#" or a ","
+        in their name, and now and then an author named like two others joined ("A, B").
+        Timestamps spread over three years. Deterministic for a given ``seed`` (ids included).
         """
         rng = random.Random(seed)
         r = rng.random
@@ -860,8 +960,15 @@ class FakeABS:
             author_names: set[str] = {a.name for a in self._authors.values()}
             items = self._items
             prefix = lib.full_path
+            umbrella: list[str] = []
             while len(ids) < n:
-                name = person()  # one author and their books
+                x = r()
+                if x < 0.01:  # "Martin Luther King, Jr.": a comma in one author's name
+                    name = f"{person()}, {pick(('Jr.', 'Sr.', 'III', 'PhD'))}"
+                elif x < 0.0115 and len(recent_authors) > 1:  # "A, B": looks like two authors
+                    name = ", ".join(self._authors[a].name for a in recent_authors[-2:])
+                else:
+                    name = person()  # one author and their books
                 while name in author_names:
                     name = person()
                 author_names.add(name)
@@ -876,15 +983,24 @@ class FakeABS:
                 for _ in range(nbooks):
                     if series_left == 0:
                         sid = None
-                        if r() < 0.65:
+                        if r() < 0.36:  # runs of ~3 books: 56% of books end up in a series
                             sname = pick(_SERIES_FORM).format(a=pick(_ADJ), n=pick(_NOUN))
+                            y = r()
+                            if y < 0.004:
+                                sname = f"{pick(_NOUN)} #{1 + int(r() * 9)}"  # "Kitchen #5"
+                            elif y < 0.008:
+                                sname = f"{pick(_NOUN)}, {pick(_ADJ)} and {pick(_NOUN)}"
+                            numbered = r() > 0.05
                             key = (lib.id, sname.lower())
                             sid = self._series_by_name.get(key)
                             if sid is None:
                                 sid = uid()
                                 self._series[sid] = _Series(sid, sname, lib.id, t, t)
                                 self._series_by_name[key] = sid
-                            series_left, seq = 2 + int(r() * 8), 0
+                            series_left = 1 + min(64, int(rng.expovariate(1 / 2.2)))
+                            seq = 0 if r() < 0.05 else 1
+                            if sid is not None and r() < 0.02 and sid not in umbrella:
+                                umbrella.append(sid)
                     title = title_()
                     while title in titles:
                         title = title_()
@@ -893,20 +1009,26 @@ class FakeABS:
                     added = min(t, now - 1000)
                     updated = added if r() < 0.7 else min(now - 1, added + int(1 + r() * 400) * 86_400_000)
                     author_ids = [aid]
-                    if r() < 0.05 and len(recent_authors) > 1:
+                    if r() < 0.08 and len(recent_authors) > 1:
                         co = pick(recent_authors[-50:])
                         if co != aid:
                             author_ids.append(co)
-                    narrators = [narrator if r() < 0.8 else person()]
-                    if r() < 0.1:
+                    y = r()
+                    narrators = [] if y < 0.09 else [narrator if r() < 0.8 else person()]
+                    if y > 0.91:
                         narrators.append(person())
                     series: list[list[Any]] = []
                     rel_series: list[tuple[str, Any]] = []
                     if sid is not None:
-                        seq += 1
                         series_left -= 1
-                        series = [[sid, str(seq) if r() > 0.03 else f"{seq}.5"]]
+                        number = str(seq) if r() > 0.03 else f"{seq}.5"
+                        seq += 1
+                        series = [[sid, number if numbered else None]]
                         rel_series = [(sname, series[0][1])]
+                        if len(umbrella) > 1 and r() < 0.012:  # also in an umbrella series
+                            other = pick(umbrella)
+                            if other != sid:
+                                series.append([other, None if r() < 0.5 else str(1 + int(r() * 40))])
                     duration = round((3.5 + r() * 24.5) * 3600, 6)
                     size = int(duration * pick((64000, 64000, 128000, 32000)) / 8)
                     poor = r() < 0.15
@@ -1232,10 +1354,13 @@ class FakeABS:
 
     # ------------------------------------------------------------------ request handling
     def _record(self, method: str, path: str, query: dict[str, list[str]], body: bytes,
-                headers: dict[str, str]) -> None:
-        if self.record_requests:
-            with self._lock:
-                self.requests.append(RequestRecord(method, path, query, body, headers))
+                headers: dict[str, str]) -> RequestRecord | None:
+        if not self.record_requests:
+            return None
+        record = RequestRecord(method, path, query, body, headers)
+        with self._lock:
+            self.requests.append(record)
+        return record
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         with self._lock:
@@ -1271,7 +1396,7 @@ class FakeABS:
         if len(path) > 1:
             path = path.rstrip("/")
         query = parse_qs(split.query, keep_blank_values=True)
-        self._record(method, path, query, body, headers)
+        record = self._record(method, path, query, body, headers)
 
         fault = self._take_fault(method, path)
         if fault is not None:
@@ -1287,6 +1412,53 @@ class FakeABS:
 
         if path.startswith("/api/") and not self._authorized(headers, query):
             return 401, b"Unauthorized", "text/plain; charset=utf-8", {}
+        with self._loop:
+            started = time.perf_counter()
+            self._tl.cost = COSTS["request"]
+            try:
+                answer = self._cached_or_routed(method, path, split.query, query, headers, body)
+            finally:
+                cost, self._tl.cost = self._tl.cost, None
+                with self._lock:
+                    self.modelled_seconds += cost
+                if record is not None:
+                    record.cost = cost
+                wait = cost * self.cost_scale - (time.perf_counter() - started)
+                if wait > 0:
+                    self._stopping.wait(wait)
+        return answer
+
+    def _cached_or_routed(self, method: str, path: str, raw_query: str, query: dict[str, list[str]],
+                          headers: dict[str, str], body: bytes) -> tuple[int, bytes, str, dict[str, str]]:
+        """ABS's ApiCacheManager in front of ``GET /api/libraries*``: kept per user and URL until
+        the next write, at most 10 MB in all (least recently used out first)."""
+        cacheable = method == "GET" and path.startswith("/api/libraries") and \
+            query.get("sort", [""])[0] != "random"
+        if not cacheable:
+            return self._route(method, path, query, body)
+        key = (headers.get("authorization", "") or query.get("token", [""])[0],
+               f"{path}?{raw_query}" if raw_query else path)
+        with self._lock:
+            kept = self._api_cache.pop(key, None)
+            if kept is not None:
+                self._api_cache[key] = kept  # most recently used
+        if kept is not None:
+            self._tl.cost = COSTS["request"] + COSTS["cache_hit"]
+            return kept[0], kept[1], kept[2], {}
+        version = self._version
+        answer = self._route(method, path, query, body)
+        size = len(answer[1])
+        with self._lock:
+            if version == self._version and size <= API_CACHE_BYTES:
+                self._api_cache[key] = answer[:3]
+                self._api_cache_bytes += size
+                while self._api_cache_bytes > API_CACHE_BYTES:
+                    oldest = next(iter(self._api_cache))
+                    self._api_cache_bytes -= len(self._api_cache.pop(oldest)[1])
+        return answer
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]],
+               body: bytes) -> tuple[int, bytes, str, dict[str, str]]:
         try:
             for route_method, pattern, name in _ROUTES:
                 if route_method != method:
@@ -1358,24 +1530,64 @@ class FakeABS:
         with self._lock:
             lib = self._library_json(self._lib(lib_id))
             if "filterdata" in q.get("include", [""])[0].split(","):
-                return {"filterdata": self._filterdata(lib_id), "issues": 0, "numUserPlaylists": 0,
+                data = self._filterdata_for(lib_id)
+                return {"filterdata": data, "issues": data["numIssues"], "numUserPlaylists": 0,
                         "library": lib}
             return lib
 
-    def _filterdata(self, lib_id: str) -> dict[str, Any]:
+    def r_filterdata(self, q: Any, p: Any, lib_id: str) -> dict[str, Any]:
+        with self._lock:
+            self._lib(lib_id)
+            return self._filterdata_for(lib_id)
+
+    def _filterdata_for(self, lib_id: str) -> dict[str, Any]:
+        """``libraryFilters.getFilterData``: kept for ``filterdata_ttl``; after that, rebuilt only
+        when a book, series or author changed since it was built (or a count moved)."""
         items = self._index()["lib"].get(lib_id, [])
-        authors = {a for i in items for a in i.author_ids}
-        series = {s[0] for i in items for s in i.series}
-        return {
-            "authors": [{"id": a.id, "name": a.name} for a in self._authors.values() if a.id in authors],
-            "series": [{"id": s.id, "name": s.name} for s in self._series.values() if s.id in series],
-            "genres": sorted({g for i in items for g in i.genres}),
-            "tags": sorted({t for i in items for t in i.tags}),
-            "narrators": sorted({n for i in items for n in i.narrators}),
-            "languages": sorted({i.language for i in items if i.language}),
-            "publishers": sorted({i.publisher for i in items if i.publisher}),
-            "publishedDecades": [],
+        kept = self._filterdata.get(lib_id)
+        now = self.now()
+        if kept is not None and now - kept["loadedAt"] < self.filterdata_ttl * 1000:
+            self._charge(len(items) * COSTS["filterdata_kept_per_book"])
+            return _copy_filterdata(kept)
+        authors = [a for a in self._authors.values() if a.library_id == lib_id]
+        series = [x for x in self._series.values() if x.library_id == lib_id]
+        if kept is not None:
+            self._charge(len(items) * COSTS["filterdata_check_per_book"])
+            since = kept["loadedAt"]
+            unchanged = (
+                not any(i.updated_at > since for i in items)
+                and not any(x.updated_at > since for x in series)
+                and not any(a.updated_at > since for a in authors)
+                and (kept["bookCount"], kept["seriesCount"], kept["authorCount"])
+                == (len(items), len(series), len(authors))
+            )
+            if unchanged:
+                kept["loadedAt"] = now
+                return _copy_filterdata(kept)
+        self._charge(len(items) * COSTS["filterdata_per_book"])
+
+        def natural(values: Iterable[str]) -> list[str]:
+            return sorted(set(values), key=lambda v: (v.lower(), v))
+
+        decades = {str(int(y) // 10 * 10) for i in items if (y := i.published_year) and y.isdigit()
+                   and 0 < int(y) < 3000}
+        data: dict[str, Any] = {
+            "authors": sorted(({"id": a.id, "name": a.name} for a in authors),
+                              key=lambda a: a["name"].lower()),
+            "genres": natural(g for i in items for g in i.genres),
+            "tags": natural(t for i in items for t in i.tags),
+            "series": sorted(({"id": x.id, "name": x.name or "No Title"} for x in series),
+                             key=lambda x: x["name"].lower()),
+            "narrators": natural(n for i in items for n in i.narrators),
+            "languages": natural(i.language for i in items if i.language),
+            "publishers": natural(i.publisher for i in items if i.publisher),
+            "publishedDecades": natural(decades),
+            "bookCount": len(items), "authorCount": len(authors), "seriesCount": len(series),
+            "podcastCount": 0, "numIssues": sum(1 for i in items if i.is_missing),
+            "loadedAt": now,
         }
+        self._filterdata[lib_id] = data
+        return _copy_filterdata(data)
 
     def r_items(self, q: Any, p: Any, lib_id: str) -> bytes:
         limit = _int_param(q, "limit")
@@ -1389,6 +1601,8 @@ class FakeABS:
             total = len(ids)
             offset = page * limit
             chosen = ids[offset:offset + limit] if limit else ids
+            self._charge(len(self._index()["lib"].get(lib_id, ())) * COSTS["list_per_book"]
+                         + len(chosen) * COSTS["list_per_item"])
             if series_id is None:
                 parts = [self._min_bytes(self._items[i]) for i in chosen]
             else:
@@ -1514,6 +1728,7 @@ class FakeABS:
     # -- single items
     def r_item(self, q: Any, p: Any, item_id: str) -> dict[str, Any]:
         with self._lock:
+            self._charge(len(self._items) * COSTS["item_per_book"] + COSTS["item"])
             item = self._items.get(item_id)
             if item is None:
                 raise _HttpError(404, "Not Found")
@@ -1537,6 +1752,7 @@ class FakeABS:
         with self._lock:
             # store order, not request order: the SQL has no ORDER BY
             items = [self._expanded(i) for i in self._items.values() if i.id in wanted]
+            self._charge(len(self._items) * COSTS["batch_per_book"] + len(items) * COSTS["batch_per_item"])
         return _dumps({"libraryItems": items})
 
     # -- metadata updates
@@ -1556,6 +1772,7 @@ class FakeABS:
             if not _cover_url_ok(url):
                 raise _HttpError(400, f"Call to {urlsplit(url).hostname} is blocked")
             item.cover_path = f"/metadata/items/{item.id}/cover.jpg"
+            self._charge(COSTS["write"])
             self._changed(item)
             return {"success": True, "cover": item.cover_path}
 
@@ -1576,6 +1793,7 @@ class FakeABS:
             if isinstance(url, str) and url:
                 item.cover_path = f"/metadata/items/{item.id}/cover.jpg"
                 updated = True
+            self._charge(len(self._items) * COSTS["item_per_book"] + COSTS["write"])
             if updated:
                 self._changed(item)
             out: dict[str, Any] = {"updated": True} if updated else {}
@@ -1594,6 +1812,7 @@ class FakeABS:
             if any(i not in self._items for i in ids):
                 raise _HttpError(404, "Not Found")
             count = 0
+            self._charge(len(self._items) * COSTS["batch_per_book"] + len(p) * COSTS["write"])
             for entry in p:
                 payload = entry.get("mediaPayload")
                 self.patches.append(PatchRecord(entry["id"], payload, "batch"))
@@ -1652,6 +1871,7 @@ class FakeABS:
             changed = True
         if changed:
             self._drop_orphans(old_authors, old_series)
+            self._fd_note(item, scanned=False)
             self._min_cache.pop(item.id, None)
             self._touch()
         return changed
@@ -1722,6 +1942,8 @@ class FakeABS:
             # Quirk of the real server at scale: no limit (or 0) gives EMPTY results.
             chosen = rows[page * limit: page * limit + limit] if limit else []
             parts = []
+            self._charge(len(self._items) * COSTS["series_per_book"]
+                         + sum(len(b) for _s, b in chosen) * COSTS["series_per_embedded"])
             for s, books in chosen:
                 ordered = sorted(books, key=lambda b: _seq_sort_key(b[1]))
                 head = _dumps({"id": s.id, "name": s.name, "nameIgnorePrefix": ignore_prefix(s.name),
@@ -1741,6 +1963,7 @@ class FakeABS:
             self._lib(lib_id)
             counts = self._index()["author"]
             authors = [a for a in self._authors.values() if a.library_id == lib_id]
+            self._charge(sum(counts.get(a.id, 0) for a in authors) * COSTS["authors_per_link"])
             rows = [{"id": a.id, "asin": a.asin, "name": a.name, "description": a.description,
                      "imagePath": a.image_path, "libraryId": a.library_id, "addedAt": a.added_at,
                      "updatedAt": a.updated_at, "numBooks": counts.get(a.id, 0),
@@ -1910,6 +2133,7 @@ class FakeABS:
         self._set_files(item, files)
         self._apply_scanned_meta(item, self._read_dir_metadata(lib, rel, is_file, files))
         self._items[item.id] = item
+        self._fd_note(item, scanned=True)
 
     def _set_files(self, item: _Item, files: list[tuple[str, os.stat_result]]) -> None:
         item.files = self._files_from_stat(files)
@@ -1968,6 +2192,7 @@ class FakeABS:
                     item, parse_metadata_json(Path(item.path, name).read_text(errors="replace")))
         item.last_scan = self.now()
         self._changed(item)
+        self._fd_note(item, scanned=True)
         return True
 
 
@@ -2028,6 +2253,11 @@ def _scan_dirs(root: str) -> dict[str, tuple[bool, list[tuple[str, os.stat_resul
                 groups[key][1].append((f"{rest}/{name}" if rest else name, st))
                 break
     return groups
+
+
+def _copy_filterdata(data: dict[str, Any]) -> dict[str, Any]:
+    """What goes out: the kept copy is changed in place by later writes."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in data.items()}
 
 
 def _sort_series(rows: list[tuple[_Series, list[Any]]], sort: str | None,
@@ -2230,6 +2460,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", r"/api/libraries/([^/]+)/items", "r_items"),
         ("GET", r"/api/libraries/([^/]+)/series", "r_series"),
         ("GET", r"/api/libraries/([^/]+)/authors", "r_authors"),
+        ("GET", r"/api/libraries/([^/]+)/filterdata", "r_filterdata"),
         ("POST", r"/api/libraries/([^/]+)/scan", "r_scan"),
         ("POST", r"/api/items/batch/get", "r_batch_get"),
         ("POST", r"/api/items/batch/update", "r_batch_update"),
@@ -2309,9 +2540,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--library-path", default=None, help="real folder for the default library")
     parser.add_argument("--scan-delay", type=float, default=0.2)
     parser.add_argument("--no-warm", action="store_true", help="render items lazily")
+    parser.add_argument("--cost-scale", type=float, default=1.0,
+                        help="charge this share of a real ABS 2.36's costs (1 = its speed, 0 = none)")
     args = parser.parse_args(argv)
 
-    fake = FakeABS(args.token or None, library_path=args.library_path, scan_delay=args.scan_delay)
+    fake = FakeABS(args.token or None, library_path=args.library_path, scan_delay=args.scan_delay,
+                   cost_scale=args.cost_scale)
     fake.record_requests = False  # a benchmark must not grow memory per request
     if args.items:
         fake.generate(args.items, seed=args.seed)

@@ -785,9 +785,13 @@ class FakeMAM(LoopbackServer):
         if not page:
             return {"error": f"Nothing returned, out of {total}"}
         want_dl = "dlLink" in query
+        # Like the site: the extra fields come only when the request names them (a description
+        # makes a row several times heavier, so real clients leave it out of big searches).
+        extras = {key for key in ("description", "isbn", "thumbnail", "mediainfo")
+                  if key not in query and {"mediainfo": "mediaInfo"}.get(key, key) not in query}
         data = []
         for row in page:
-            out = {k: copy.deepcopy(v) for k, v in row.items() if not k.startswith("_")}
+            out = {k: copy.deepcopy(v) for k, v in row.items() if not k.startswith("_") and k not in extras}
             if want_dl:
                 out["dl"] = self.dl_hash(row["id"])
             data.append(out)

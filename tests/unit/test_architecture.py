@@ -22,10 +22,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domain", ("abook.matching", "abook.library", "abook.acquisition", "abook.bibliography", "abook.tidy",
                 "abook.queries", "abook.naming")),
     ("adapters", ("abook.clients", "abook.sources", "abook.state", "abook.migrations", "abook.search",
-                  "abook.guard")),
+                  "abook.guard", "abook.notify")),
     ("workflows", ("abook.workflows",)),
     ("wiring", ("abook.services",)),
-    ("shell", ("abook.runtime", "abook.render", "abook.cli", "abook.__main__")),
+    ("shell", ("abook.runtime", "abook.render", "abook.cli", "abook.__main__", "abook.events", "abook.metrics")),
 ]
 
 

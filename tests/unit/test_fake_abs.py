@@ -205,8 +205,11 @@ def test_series_without_limit_is_empty_but_counted(fake: FakeABS, client: httpx.
         if not body["results"]:
             break
         for series in body["results"]:
-            seqs = [float(b["media"]["metadata"]["seriesName"].rsplit("#", 1)[1]) for b in series["books"]]
-            assert seqs == sorted(seqs)  # books embedded in sequence order
+            # books embedded in sequence order, numbered ones first (SQL: NULLS LAST)
+            seqs = [next(x["sequence"] for x in fake.book(b["id"])["media"]["metadata"]["series"]
+                         if x["id"] == series["id"]) for b in series["books"]]
+            keys = [(1, 0.0) if q is None else (0, float(q)) for q in seqs]
+            assert keys == sorted(keys)
         names += [s["name"] for s in body["results"]]
         page += 1
     assert len(names) == full["total"] and names == sorted(names, key=str.lower)
@@ -507,3 +510,98 @@ def test_runs_as_a_separate_process() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+# ------------------------------------------------------------------------------ filterdata
+def test_filterdata_has_the_recorded_shape(fake: FakeABS, client: httpx.Client) -> None:
+    add_sample(fake)
+    got = client.get(f"/api/libraries/{fake.default_library_id}/filterdata").json()
+    want = fixture("filterdata.json")  # recorded from a real ABS 2.36
+    assert list(got) == list(want)
+    assert list(got["authors"][0]) == list(want["authors"][0]) == ["id", "name"]
+    assert list(got["series"][0]) == list(want["series"][0]) == ["id", "name"]
+    assert {a["name"]: a["id"] for a in got["authors"]}["Brandon Sanderson"] == fake.author_id("Brandon Sanderson")
+    assert [s["name"] for s in got["series"]] == ["Mistborn", "Red Rising", "The Cosmere"]
+    assert got["narrators"] == ["Michael Kramer", "Ray Porter"] and got["bookCount"] == 5
+    assert isinstance(got["loadedAt"], int)
+    wrapped = client.get(f"/api/libraries/{fake.default_library_id}", params={"include": "filterdata"}).json()
+    assert list(wrapped) == ["filterdata", "issues", "numUserPlaylists", "library"]
+    assert wrapped["filterdata"]["authors"] == got["authors"]
+
+
+def test_filterdata_is_kept_thirty_minutes_and_lags_like_abs(fake: FakeABS, client: httpx.Client) -> None:
+    ids = add_sample(fake)
+    url = f"/api/libraries/{fake.default_library_id}/filterdata"
+    first = client.get(url).json()
+    fake.rename_author(fake.author_id("Brandon Sanderson"), "B. Sanderson")  # not followed by ABS
+    client.patch(f"/api/items/{ids['rr']}/media", json={"metadata": {
+        "authors": [{"name": "Pierce Brown"}, {"name": "New Author"}],
+        "series": [{"name": "Red Rising", "sequence": "1"}, {"name": "New Saga", "sequence": "2"}],
+        "narrators": ["New Narrator"]}})  # an edit adds its authors and series, not narrators
+    kept = client.get(url).json()
+    assert kept["loadedAt"] == first["loadedAt"]
+    names = {a["name"] for a in kept["authors"]}
+    assert "Brandon Sanderson" in names and "B. Sanderson" not in names and "New Author" in names
+    assert "New Saga" in {s["name"] for s in kept["series"]} and "New Narrator" not in kept["narrators"]
+    fake.remove_book(ids["phm"])  # its author is orphaned: ABS drops it from the kept copy
+    assert "Andy Weir" not in {a["name"] for a in client.get(url).json()["authors"]}
+
+    assert client.get(url).json() == client.get(url).json()  # the API cache, until a write
+    fake.filterdata_ttl = 0  # past the 30 minutes and changed since: built again
+    fresh = client.get(url, params={"_nocache": 1}).json()  # another URL: not in the API cache
+    assert fresh["loadedAt"] > first["loadedAt"] and "New Narrator" in fresh["narrators"]
+    assert "B. Sanderson" in {a["name"] for a in fresh["authors"]}
+    again = client.get(url, params={"_nocache": 2}).json()  # nothing changed: the same, dated now
+    assert again["loadedAt"] > fresh["loadedAt"] and again["authors"] == fresh["authors"]
+    costs = [r.cost for r in fake.requests if r.path == url]
+    assert costs[0] > costs[1]  # the first was built, the second kept
+    assert costs[-2] > costs[-1]  # rebuilt, then only checked
+
+
+def test_costs_are_those_of_a_real_abs(fake: FakeABS, client: httpx.Client) -> None:
+    from tests.fakes.abs import COSTS
+
+    fake.cost_scale = 0.0  # the ledger counts, nothing is slept
+    ids = fake.generate(400, seed=2)
+    lib = fake.default_library_id
+    client.get(f"/api/libraries/{lib}/items", params={"limit": 100, "page": 0, "sort": "addedAt"})
+    client.post("/api/items/batch/get", json={"libraryItemIds": ids[:50]})
+    client.get(f"/api/items/{ids[0]}", params={"expanded": 1})
+    client.get(f"/api/libraries/{lib}/filterdata")
+    client.get(f"/api/libraries/{lib}/authors")
+    page, batch, one, filterdata, authors = (r.cost for r in fake.requests[-5:])
+    base = COSTS["request"]
+    assert page == pytest.approx(base + 400 * COSTS["list_per_book"] + 100 * COSTS["list_per_item"])
+    assert batch == pytest.approx(base + 400 * COSTS["batch_per_book"] + 50 * COSTS["batch_per_item"])
+    assert one == pytest.approx(base + 400 * COSTS["item_per_book"] + COSTS["item"])
+    assert filterdata == pytest.approx(base + 400 * COSTS["filterdata_per_book"])
+    links = sum(len(fake.book(i)["media"]["metadata"]["authors"]) for i in ids)
+    assert authors == pytest.approx(base + links * COSTS["authors_per_link"])
+    # at 50,000 books this is what was measured: a page of 1000 ~0.49 s, batch/get of 500 ~1.4 s,
+    # filterdata 3.2 s, the authors list (~54,500 links) 2.9 s
+    assert 0.45 < 50_000 * COSTS["list_per_book"] + 1000 * COSTS["list_per_item"] < 0.55
+    assert 1.3 < 50_000 * COSTS["batch_per_book"] + 500 * COSTS["batch_per_item"] < 1.5
+    assert 3.1 < 50_000 * COSTS["filterdata_per_book"] < 3.3
+    assert 2.8 < 54_500 * COSTS["authors_per_link"] < 3.0
+    assert fake.modelled_seconds == pytest.approx(sum(r.cost for r in fake.requests))
+
+
+def test_library_answers_are_cached_until_a_write(fake: FakeABS, client: httpx.Client) -> None:
+    from tests.fakes.abs import COSTS
+
+    ids = add_sample(fake)
+    url = f"/api/libraries/{fake.default_library_id}/items"
+    params = {"limit": 2, "page": 0, "sort": "addedAt"}
+    first = client.get(url, params=params).json()
+    second = client.get(url, params=params).json()
+    assert first == second
+    assert fake.requests[-1].cost == pytest.approx(COSTS["request"] + COSTS["cache_hit"])
+    computed = COSTS["request"] + 5 * COSTS["list_per_book"] + 2 * COSTS["list_per_item"]
+    assert fake.requests[-2].cost == pytest.approx(computed)
+    client.get(url, params={**params, "sort": "random"})
+    assert fake.requests[-1].cost == pytest.approx(computed)  # random: never kept
+    client.patch(f"/api/items/{ids['fe']}/media", json={"metadata": {"subtitle": "Mistborn One"}})
+    third = client.get(url, params=params).json()  # any write empties the cache
+    assert fake.requests[-1].cost == pytest.approx(computed)
+    assert "Mistborn One" in [r["media"]["metadata"]["subtitle"] for r in third["results"]] or \
+        ids["fe"] not in [r["id"] for r in third["results"]]

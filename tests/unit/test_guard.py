@@ -159,6 +159,17 @@ def test_own_load_counts_what_mams_numbers_cannot_show_yet():
     assert own_load(account(), rows, read_at=NOW, exclude=("mam", "1")).waiting == 0
 
 
+def test_torrents_of_another_tracker_are_not_on_mams_account():
+    other = {**row("50", "downloading", fetched=NOW - timedelta(minutes=5), progress=0.1), "source": "prowlarr",
+             "tracker": "prowlarr"}
+    pending = {**row("51", "pending"), "source": "prowlarr", "tracker": "prowlarr"}
+    load = own_load(account(booked={}), [other, pending], read_at=NOW)
+    assert (load.slots, load.own, load.waiting, load.bytes) == (0, 0, 0, 0)
+    # a MAM torrent found through Prowlarr is on MAM's account
+    via_prowlarr = {**row("52", "pending"), "source": "prowlarr", "tracker": "mam"}
+    assert own_load(account(booked={}), [via_prowlarr], read_at=NOW).waiting == 1
+
+
 def test_rows_fetched_after_the_numbers_were_read_always_count():
     rows = [row("9", "queued", fetched=NOW + timedelta(minutes=2))]
     assert own_load(account(booked={}), rows, read_at=NOW).own == 1

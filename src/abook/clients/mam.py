@@ -256,6 +256,7 @@ class MAM:
         search_type: str,
         search_in: str,
         dl_link: bool,
+        description: bool,
         extra: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
         tor: dict[str, Any] = {
@@ -283,6 +284,8 @@ class MAM:
         body: dict[str, Any] = {"tor": tor, "perpage": per_page}
         if dl_link:
             body["dlLink"] = "true"
+        if description:
+            body["description"] = "true"
         return body
 
     def search_page(self, text: str = "", *, start: int = 0, **kwargs: Any) -> SearchPage:
@@ -370,6 +373,7 @@ class MAM:
         search_type: str = "all",
         search_in: str = "torrents",
         dl_link: bool = False,
+        description: bool = False,
         extra: Mapping[str, Any] | None = None,
     ) -> list[Release]:
         """Search torrents (POST JSON to ``loadSearchJSONbasic.php``), all pages up to ``max_results``.
@@ -378,7 +382,9 @@ class MAM:
         inclusive and ``end_date`` exclusive (dates as YYYY-MM-DD, datetimes as unix seconds);
         ``sort`` is MAM's ``sortType`` (``snatchedDesc``, ``dateDesc``, ``seedersDesc``...).
         ``dl_link`` asks MAM for the ``dl`` download hash (kept in ``release.raw['dl']``; it works
-        like a credential, so it is off unless wanted). "Nothing returned" is an empty list.
+        like a credential, so it is off unless wanted). ``description`` asks for the torrent's
+        description too (MAM sends it only when asked: it makes the rows several times heavier).
+        "Nothing returned" is an empty list.
         """
         return list(
             self.iter_search(
@@ -395,6 +401,7 @@ class MAM:
                 search_type=search_type,
                 search_in=search_in,
                 dl_link=dl_link,
+                description=description,
                 extra=extra,
             )
         )
@@ -402,10 +409,11 @@ class MAM:
     def torrent(self, torrent_id: int | str) -> Release | None:
         """One torrent by its id, read fresh (``tor[id]``: an exact lookup in one paced request).
 
-        Any category and language: the caller decides what the answer means. None when MAM does
-        not (or no longer) list it."""
+        Any category and language: the caller decides what the answer means. With its
+        description (one row is cheap; the import writes it into the book's ``metadata.json``).
+        None when MAM does not (or no longer) list it."""
         found = self.search("", srch_in=("title",), main_cat=(), languages=(), sort="default", per_page=5,
-                            max_results=1, extra={"id": str(torrent_id)})
+                            max_results=1, description=True, extra={"id": str(torrent_id)})
         hit = next((r for r in found if r.torrent_id == str(torrent_id)), None)
         return hit
 
@@ -603,6 +611,7 @@ def _search_defaults(kwargs: Mapping[str, Any]) -> dict[str, Any]:
         "search_type": "all",
         "search_in": "torrents",
         "dl_link": False,
+        "description": False,
         "extra": None,
     }
     unknown = set(kwargs) - set(allowed)

@@ -411,6 +411,7 @@ class Downloads:
                 now_free = bool(release.freeleech or release.personal_freeleech)
                 if now_free != bool(full.get("freeleech")):
                     self.state.update_download(d["id"], freeleech=int(now_free))
+                _keep_description(self.state, full, release)
                 if clearance.changed:
                     self.progress.event(f"#{d['id']} {d['title']}: {clearance.changed}")
             if self.dry_run:
@@ -572,6 +573,18 @@ def reset_failed(state: State, download_id: int, *, dry_run: bool = False) -> No
 
 def _tags(d: Mapping[str, Any]) -> list[str]:
     return extra_tags(d.get("reason") or "manual", d.get("genre") or "", d.get("source") or "")
+
+
+def _keep_description(state: State, d: Mapping[str, Any], release: Any) -> None:
+    """The tracker's description, read with the fresh look (MAM sends none in a search page),
+    goes into the pick's payload for the import's ``metadata.json``."""
+    text = (release.description or "").strip()
+    if not text:
+        return
+    payload = json.loads(d.get("payload") or "{}")
+    if not (payload.get("description") or "").strip():
+        payload["description"] = text[:2000]
+        state.update_download(d["id"], payload=json.dumps(payload, default=str))
 
 
 def _release_of(d: Mapping[str, Any]) -> Any:
