@@ -177,6 +177,9 @@ SPINOFF_DIFFERENT = [
                  bk("The Throne of Glass Coloring Book", "Sarah J. Maas"), id="coloring-book"),
     pytest.param(bk("The Martian", "Andy Weir"), bk("The Martian II", "Andy Weir"),
                  id="title-ii"),
+    pytest.param(bk("Harry Potter: A History of Magic", "British Library"),
+                 bk("Harry Potter: A History of Magic Companion", "British Library"),
+                 id="glued-onto-the-subtitle"),
 ]
 
 SPINOFF_NEAR = [
@@ -185,6 +188,8 @@ SPINOFF_NEAR = [
                  bk("He Who Fights with Monsters Reborn", "Shirtaloon"), id="glued-word"),
     pytest.param(bk("The Girl with the Dragon Tattoo", "Stieg Larsson"),
                  bk("The Girl with the Dragon Tattoo Returns", "Stieg Larsson"), id="glued-returns"),
+    pytest.param(bk("Star Wars: Lost Stars", "Claudia Gray"),
+                 bk("Star Wars: Lost Stars Rising", "Claudia Gray"), id="glued-onto-the-subtitle"),
 ]
 
 SPINOFF_SAME = [

@@ -530,7 +530,9 @@ def _spinoff(a: _Prep, b: _Prep) -> str | None:
         pre, post = tx[:i], tx[i + len(ty) :]
         main_len = len(x.title.main.split())
         if post:
-            if i + len(ty) < main_len:  # glued on: "<T> Companion"
+            # glued on, "<T> Companion" or "<T>: <S> Companion": the other title does not end
+            # where x's subtitle starts
+            if i + len(ty) != main_len:
                 hit = next((t for t in post if t in _GLUED_MARKERS), None)
                 if hit:
                     return hit
@@ -545,13 +547,17 @@ def _spinoff(a: _Prep, b: _Prep) -> str | None:
 
 
 def _glued_extra(x: _Prep, y: _Prep) -> list[str]:
-    """The words x's main title glues onto the whole of y's title ("dune messiah" on "dune"),
-    or [] when it does not extend it (a part suffix aside)."""
+    """The words x's title glues onto the whole of y's title without a separator ("dune
+    messiah" on "dune", "winter gate: forgotten ship companion" on "winter gate: forgotten
+    ship"), or [] when it does not extend it so (a subtitle after y's title is no glue; a part
+    suffix is left aside)."""
     ty = y.title.text.split()
-    xm = x.title.main.split()
-    if not ty or len(xm) <= len(ty) or xm[: len(ty)] != ty:
+    tx = x.title.text.split()
+    if not ty or len(tx) <= len(ty) or tx[: len(ty)] != ty:
         return []
-    extra = xm[len(ty) :]
+    if len(ty) == len(x.title.main.split()):
+        return []  # y is x's main title: what follows is x's subtitle
+    extra = tx[len(ty) :]
     if x.title.part is not None and extra[-2:] == ["part", str(x.title.part[0])]:
         extra = extra[:-2]
     return extra
