@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from . import __version__
 from .errors import AuthError, BadResponse, ServiceError
@@ -170,6 +170,23 @@ def _retry_after(response: httpx.Response) -> float | None:
     with contextlib.suppress(Exception):
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     return None
+
+
+class ServiceClient:
+    """What every service client (and metadata source) shares: it owns one ``http`` service,
+    closes it, and is a context manager. Clients define only their own calls."""
+
+    http: HttpService | None
+
+    def close(self) -> None:
+        if self.http is not None:
+            self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class HttpService:

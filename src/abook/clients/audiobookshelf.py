@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadResponse
-from ..http import HttpService
+from ..http import HttpService, ServiceClient
 from ..library import (
     AbsAuthor,
     AbsFilterData,
@@ -136,7 +136,7 @@ def parse_item(item: Mapping[str, Any]) -> AbsItem:
     )
 
 
-class Audiobookshelf:
+class Audiobookshelf(ServiceClient):
     """Thin client; every method is one or a few HTTP calls."""
 
     def __init__(
@@ -168,15 +168,6 @@ class Audiobookshelf:
             ),
             transport=transport,
         )
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> Audiobookshelf:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ----------------------------------------------------------- service
     def status(self) -> dict[str, Any]:

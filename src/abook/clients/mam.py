@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AuthError, BadResponse, ServiceError
-from ..http import HttpService, Pacer, redact, register_secret
+from ..http import HttpService, Pacer, ServiceClient, redact, register_secret
 from ..models import Release
 from .mamdata import (  # noqa: F401  (the parsed vocabulary: callers import it from here too)
     _PAIR_RE,
@@ -122,7 +122,7 @@ def _set_cookie_value(response: httpx.Response, name: str = "mam_id") -> str | N
     return found
 
 
-class MAM:
+class MAM(ServiceClient):
     """MyAnonamouse over its JSON endpoints, with cookie rotation, pacing and clear auth errors."""
 
     def __init__(
@@ -185,15 +185,6 @@ class MAM:
         return RotatingCookie()
 
     # ------------------------------------------------------------ plumbing
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> MAM:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _learn_cookie(self, response: httpx.Response) -> None:
         new = _set_cookie_value(response)
         # httpx's jar would keep MAM's cookie too (maybe under another domain); we own it alone.

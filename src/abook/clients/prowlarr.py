@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import BadResponse, ServiceError
-from ..http import HttpService, redact
+from ..http import HttpService, ServiceClient, redact
 from ..models import Release
 from .prowlarrdata import AUDIOBOOK_CATEGORY, Indexer, parse_indexer, parse_release
 
@@ -54,7 +54,7 @@ class ProwlarrStatus:
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
-class Prowlarr:
+class Prowlarr(ServiceClient):
     """Prowlarr's search and download proxy."""
 
     def __init__(
@@ -83,15 +83,6 @@ class Prowlarr:
         )
         base = urlsplit(self.http.base_url)
         self._origin = (base.scheme.lower(), base.netloc.lower())
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> Prowlarr:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _key_header(self, url: str | None = None) -> dict[str, str]:
         """The key header for Prowlarr's own origin only (relative paths are ours)."""

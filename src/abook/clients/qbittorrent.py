@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import AuthError, BadResponse, ServiceError
-from ..http import HttpService
+from ..http import HttpService, ServiceClient
 
 if TYPE_CHECKING:
     import httpx
@@ -236,7 +236,7 @@ def _hashes(hashes: str | Iterable[str]) -> str:
     return "|".join(h.lower() for h in hashes)
 
 
-class QBittorrent:
+class QBittorrent(ServiceClient):
     """A typed client for one qBittorrent WebUI. Lazy: the first call logs in when it must."""
 
     def __init__(
@@ -286,15 +286,6 @@ class QBittorrent:
         self._version: str | None = None
 
     # ------------------------------------------------------------- lifecycle
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> QBittorrent:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # ----------------------------------------------------------------- auth
     @property
     def auth_required(self) -> bool | None:

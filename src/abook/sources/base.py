@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
 
 from ..errors import AbookError, ServiceError
-from ..http import HttpService, Pacer
+from ..http import HttpService, Pacer, ServiceClient
 
 # BibEntry and the KIND_* names are re-exported here: every source makes them.
 from ..models import (
@@ -104,7 +104,7 @@ class Connection(TypedDict, total=False):
     transport: httpx.BaseTransport | None
 
 
-class Source(ABC):
+class Source(ServiceClient, ABC):
     """A metadata source. ``series_books``/``author_books`` return None when it cannot list them."""
 
     name: str = ""
@@ -180,15 +180,6 @@ class Source(ABC):
         """Works written by ``author``; [] when the author is unknown here."""
         return None
 
-    def close(self) -> None:
-        if self.http is not None:
-            self.http.close()
-
-    def __enter__(self) -> Source:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
