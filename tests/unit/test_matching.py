@@ -1161,3 +1161,13 @@ def test_same_title_author_slips_are_never_grabbed_blindly(offered_author, verdi
     """A tracker typo in the author is still the owned book; a relative's name is a near miss."""
     m = compare(bk("Project Hail Mary", "Andy Weir"), bk("Project Hail Mary", offered_author))
     assert m.verdict == verdict, m
+
+
+def test_a_release_name_that_leads_with_the_author_last_name_first():
+    # Another indexer's scene-style name: "<Last, First> - <Series> NN - <Title> (...)"
+    owned = bk("The Final Empire", "Brandon Sanderson", ("Mistborn", "1"))
+    assert compare(owned, bk("Sanderson, Brandon - Mistborn 01 - The Final Empire (Unabridged)")).verdict == "same"
+    assert compare(bk("The Left Hand of Darkness", "Ursula K. Le Guin"),
+                   bk("Le Guin, Ursula K. - The Left Hand of Darkness")).verdict == "same"
+    # ... and the next volume written the same way is not the owned one
+    assert compare(owned, bk("Sanderson, Brandon - Mistborn 02 - The Well of Ascension")).verdict != "same"

@@ -597,6 +597,8 @@ def _title_sim(a: _Prep, b: _Prep) -> _TitleMatch:
 
     series_keys = {s.key for s in a.series + b.series if s.key}
     author_keys = {" ".join(t) for t in a.authors + b.authors}
+    # "Sanderson, Brandon - Mistborn 01 - ...": a tracker name may lead with "Last, First"
+    author_sets = {tuple(sorted(t)) for t in a.authors + b.authors}
 
     def names_series(main: str) -> bool:
         # "The Moon Trilogy: ..." names the series "moon" (suffix words are normalised away)
@@ -607,7 +609,8 @@ def _title_sim(a: _Prep, b: _Prep) -> _TitleMatch:
         out: list[tuple[str, str | None]] = []
         t = p.title
         texts = [t.text]
-        if t.subtitle and (names_series(t.main) or t.main in author_keys):
+        if t.subtitle and (names_series(t.main) or t.main in author_keys
+                           or tuple(sorted(t.main.split())) in author_sets):
             out.append((t.subtitle, None))
             texts.append(t.subtitle)  # "Author - Series 01 - Title": strip both
         for text in texts:
