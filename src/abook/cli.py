@@ -286,15 +286,10 @@ def report(
         return
     with command_run(_g(ctx), "report", {"since": since, "notify": notify, "prometheus": bool(prometheus)},
                      lock=False) as run:
-        st = run.settings
-        # The weekly schedule of contrib/ asks for --notify: without NOTIFY_URLS it is a warning, so
-        # the same timer serves those who set no notifications.
-        send = notify and bool(st.notify_urls) and "weekly" in st.notify_on
-        if notify and not send:
-            render.log.warning("the summary is not sent: %s", "NOTIFY_URLS is not set" if not st.notify_urls
-                               else "NOTIFY_ON has no 'weekly'")
-        result = wf.run(run.state, since=since, options=wf.ReportOptions.from_settings(st), notify=send,
-                        metrics=prometheus is not None)
+        result = wf.run(run.state, since=since, options=wf.ReportOptions.from_settings(run.settings),
+                        notify=notify, metrics=prometheus is not None)
+        for warning in result.warnings:
+            render.log.warning("%s", warning)
         render.report(result.data, as_json)
         if prometheus is not None and result.metrics is not None:
             render.prometheus(result.metrics, prometheus)

@@ -33,11 +33,14 @@ class ReportOptions:
     ratio_floor: float = 1.5  # the buffer is what can be downloaded before the ratio falls to it
     gap_batch: int = 10  # GAP_MAX_DOWNLOADS_PER_RUN: the next gap run's batch
     vip_warn_days: int = 7
+    notify_urls: bool = False  # NOTIFY_URLS is set
+    notify_on: tuple[str, ...] = ()  # NOTIFY_ON
 
     @classmethod
     def from_settings(cls, settings: Settings, *, since_days: int = 7) -> ReportOptions:
         return cls(since_days=since_days, book_value=settings.book_value, ratio_floor=settings.ratio_floor,
-                   gap_batch=settings.gap_max_downloads_per_run, vip_warn_days=settings.vip_warn_days)
+                   gap_batch=settings.gap_max_downloads_per_run, vip_warn_days=settings.vip_warn_days,
+                   notify_urls=bool(settings.notify_urls), notify_on=tuple(settings.notify_on))
 
 
 @dataclass
@@ -48,6 +51,7 @@ class ReportResult:
     data: dict[str, Any]
     notify: bool = False
     metrics: dict[str, Any] | None = None  # with ``--prometheus``: ``data`` plus the counters of the metrics file
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def counts(self) -> dict[str, Any]:
         return {}
@@ -66,7 +70,14 @@ def run(state: State, *, since: str | None = None, book_value: float = 0.0,
     opts = dataclasses.replace(options, since_days=days) if options else ReportOptions(days, book_value)
     data = build(state, options=opts)
     extra = {**data, **metric_counters(state)} if metrics else None
-    return ReportResult(data, notify=notify, metrics=extra)
+    # The weekly schedule of contrib/ asks for --notify: without NOTIFY_URLS it is a warning, so
+    # the same timer serves those who set no notifications.
+    send = notify and opts.notify_urls and "weekly" in opts.notify_on
+    warnings = []
+    if notify and not send:
+        why = "NOTIFY_URLS is not set" if not opts.notify_urls else "NOTIFY_ON has no 'weekly'"
+        warnings.append(f"the summary is not sent: {why}")
+    return ReportResult(data, notify=send, metrics=extra, warnings=warnings)
 
 
 def build(state: State, *, since_days: int = 7, book_value: float = 0.0,
