@@ -50,10 +50,12 @@ AUTHOR_GAP = "author_gap"
 STATUSES = (MissingStatus.WANTED, MissingStatus.QUEUED, MissingStatus.DOWNLOADING, MissingStatus.IN_LIBRARY,
             MissingStatus.NOT_FOUND, MissingStatus.UNWANTED)
 
+
 def position_range(position: str | None) -> tuple[float, float] | None:
     from .matching import parse_position
 
     return parse_position(position) if position else None
+
 
 def is_omnibus(entry: BibEntry) -> bool:
     """A box set / omnibus / "Books 1-3" entry: never a missing book itself."""
@@ -65,13 +67,16 @@ def is_omnibus(entry: BibEntry) -> bool:
     pos = position_range(entry.position)
     if pos is not None and pos[0] != pos[1]:
         return True
-    return "omnibus" in edition_class(entry.title)
+    # with the names, "The Discworld Collection" (a pack) is told from "The Butterfly Collection"
+    return "omnibus" in edition_class(entry.title, names=(*entry.authors, *(s.name for s in entry.series if s.name)))
+
 
 def is_anthology(title: str, authors: Sequence[str]) -> bool:
     """Many authors in one book (or a title that says so)."""
     from .matching import fold
 
     return len(authors) >= ANTHOLOGY_MIN_AUTHORS or "anthology" in fold(title)
+
 
 def entry_skip_reason(
     entry: BibEntry, *, include_novellas: bool, kind: str = SERIES_GAP, languages: Sequence[str] = ()
@@ -109,6 +114,7 @@ def entry_skip_reason(
             return f"novella / short work #{position} (--include-novellas adds it)"
     return None
 
+
 def _entry_rank(entry: BibEntry) -> tuple[int, int, int]:
     """Which of several entries for one slot stands for it: an unabridged, non-dramatized
     audiobook first, then the source's order."""
@@ -120,6 +126,7 @@ def _entry_rank(entry: BibEntry) -> tuple[int, int, int]:
         0 if "dramatized" not in classes else 1,
         0 if entry.is_audiobook else 1,
     )
+
 
 def slot_key(entry: BibEntry, kind: str, *, extra: bool = False) -> str:
     """The identity of a missing book inside its group: the series position for a series (a
@@ -134,11 +141,13 @@ def slot_key(entry: BibEntry, kind: str, *, extra: bool = False) -> str:
             return f"{key}~{normalize_title(entry.title)}" if extra else key
     return "title:" + normalize_title(entry.title)
 
+
 def _fmt(x: float) -> str:
     return str(int(x)) if x == int(x) else f"{x:g}"
 
 #: title similarity at which two entries at one series position are one work in two editions
 SAME_WORK_TITLE = 0.85
+
 
 def same_work_entries(a: BibEntry, b: BibEntry) -> bool:
     """Two bibliography entries at one slot are editions of one work (not 3a and 3b)."""
@@ -149,6 +158,7 @@ def same_work_entries(a: BibEntry, b: BibEntry) -> bool:
     if normalize_title(a.title) == normalize_title(b.title):
         return True
     return title_similarity(a.title, b.title) >= SAME_WORK_TITLE
+
 
 def dedupe_entries(entries: Iterable[BibEntry], kind: str) -> list[BibEntry]:
     """One entry per work and slot (position, or title for authors): the best edition, source
@@ -169,6 +179,7 @@ def dedupe_entries(entries: Iterable[BibEntry], kind: str) -> list[BibEntry]:
             works[same][0] = entry
     return [w[0] for w in works]
 
+
 def entry_keys(entries: Sequence[BibEntry], kind: str) -> list[str]:
     """The slot keys of deduplicated entries: the first work at a position has the position's
     key, each further work at it an ``extra`` key."""
@@ -181,6 +192,7 @@ def entry_keys(entries: Sequence[BibEntry], kind: str) -> list[str]:
         seen.add(key)
         keys.append(key)
     return keys
+
 
 @dataclass(frozen=True)
 class Group:
@@ -196,6 +208,7 @@ class Group:
     @property
     def label(self) -> str:
         return self.name
+
 
 @dataclass
 class Gap:
@@ -240,6 +253,7 @@ class Gap:
             ref=f"gap:{self.key}",
         )
 
+
 @dataclass(frozen=True)
 class Classified:
     """The outcome of :func:`find_gaps` for one group."""
@@ -255,6 +269,7 @@ class Classified:
     def key(self, entry: BibEntry, kind: str) -> str:
         return self.keys.get(entry) or slot_key(entry, kind)
 
+
 def owned_positions(group: Group) -> list[tuple[float, float]]:
     """Position ranges of the group's owned books in this very series (an omnibus covers a range)."""
     from .matching import normalize_series
@@ -268,6 +283,7 @@ def owned_positions(group: Group) -> list[tuple[float, float]]:
                 if pos is not None:
                     out.append(pos)
     return out
+
 
 def find_gaps(
     group: Group,
@@ -338,6 +354,7 @@ def find_gaps(
     return Classified(len(wanted), result.owned, result.queued, result.missing, result.uncertain, result.skipped,
                       result.keys)
 
+
 def download_state(download_status: str | None) -> str | None:
     """The missing_books status a download's status implies (None: no live download)."""
     if download_status in (DownloadStatus.PENDING, DownloadStatus.QUEUED):
@@ -347,6 +364,7 @@ def download_state(download_status: str | None) -> str | None:
     if download_status in (DownloadStatus.IMPORTED, DownloadStatus.DONE):
         return MissingStatus.IN_LIBRARY
     return None
+
 
 def effective_status(row: dict[str, Any]) -> str:
     """A row's status as it stands now: a linked download's progress overrides the stored one;
@@ -358,6 +376,7 @@ def effective_status(row: dict[str, Any]) -> str:
     if dl == DownloadStatus.FAILED and row.get("status") in (MissingStatus.QUEUED, MissingStatus.DOWNLOADING):
         return MissingStatus.WANTED
     return row.get("status") or MissingStatus.WANTED
+
 
 def due_for_search(status: str, last_search: str | None, now: datetime, retry_days: int) -> bool:
     """Wanted books are searched; a not_found or unwanted one only after ``retry_days`` (a
@@ -371,6 +390,7 @@ def due_for_search(status: str, last_search: str | None, now: datetime, retry_da
     when = parse_iso(last_search)
     return when is None or now - when >= timedelta(days=retry_days)
 
+
 def author_counts(books: Iterable[BookRef]) -> Counter[str]:
     """Owned books per normalised author name (anthologies not counted)."""
     from .matching import normalize_name
@@ -382,6 +402,7 @@ def author_counts(books: Iterable[BookRef]) -> Counter[str]:
         for name in {normalize_name(a) for a in book.authors if a}:
             counts[name] += 1
     return counts
+
 
 def order_gaps(gaps: Iterable[Gap], counts: Counter[str]) -> list[Gap]:
     """Fetch order: the author the user owns most books of first, then group, then series order
@@ -401,6 +422,7 @@ def order_gaps(gaps: Iterable[Gap], counts: Counter[str]) -> list[Gap]:
 
     return sorted(gaps, key=key)
 
+
 def judge_all(
     book: BookRef,
     releases: Iterable[Release],
@@ -412,24 +434,12 @@ def judge_all(
 ) -> list[tuple[Release, Verdict]]:
     """Each release with :func:`abook.acquisition.judge`'s verdict, ``book`` being the wanted
     work (owned and queued books and abook's own records as given; none by default). Pure.
-
-    One refinement for a wanted book: a part of a split upload ("... (Part 2 of 2)") is never
-    the whole book, even where the titles compare as the same work (a subtitle makes the main
-    titles agree), so a verdict that would take it says "unwanted" instead."""
+    (A part of a split upload is never taken: the judge itself says so.)"""
     from .matching import LibraryIndex
-    from .models import Judgement
 
     owned = owned if owned is not None else LibraryIndex()
     queued = queued if queued is not None else LibraryIndex()
-    whole_wanted = split_upload(book.title) is None
-    out = []
-    for release in releases:
-        verdict = judge(release, policy, owned=owned, queued=queued, mine=mine(release), target=book)
-        if verdict.grabbable and whole_wanted and split_upload(release.title) is not None:
-            verdict = Verdict(Judgement.UNWANTED, "one part of a split upload (the whole book is wanted)",
-                              match=verdict.match)
-        out.append((release, verdict))
-    return out
+    return [(r, judge(r, policy, owned=owned, queued=queued, mine=mine(r), target=book)) for r in releases]
 
 
 #: what a search for a missing book came to, by reason code: counted at the end of every run
@@ -583,6 +593,7 @@ def series_groups(rows: Iterable[dict[str, Any]]) -> list[Group]:
         out.append(Group(SERIES_GAP, sid, g["name"], author, tuple(g["books"]), g["library"]))
     return sorted(out, key=lambda g: g.name.casefold())
 
+
 def author_groups(rows: Iterable[dict[str, Any]], min_owned: int = 1) -> list[Group]:
     """Authors with at least ``min_owned`` owned books; anthologies do not count."""
     from .matching import normalize_name
@@ -608,6 +619,7 @@ def author_groups(rows: Iterable[dict[str, Any]], min_owned: int = 1) -> list[Gr
         out.append(Group(AUTHOR_GAP, g["ids"].most_common(1)[0][0], name, name, tuple(g["books"]), g["library"]))
     return sorted(out, key=lambda g: g.name.casefold())
 
+
 def select_groups(groups: list[Group], *, series: str | None = None, author: str | None = None) -> list[Group]:
     """``--series NAME`` / ``--author NAME`` (compared normalised); ConfigError if none matches."""
     from .matching import normalize_name, normalize_series
@@ -628,6 +640,7 @@ def select_groups(groups: list[Group], *, series: str | None = None, author: str
         return chosen
     return groups
 
+
 def row_key(row: dict[str, Any], kind: str, known: Iterable[str] = ()) -> str:
     """The slot key of a stored row; with the ``known`` keys of the current entries, a row of a
     second work at a position finds its own entry (by title) whatever order the source lists
@@ -642,9 +655,11 @@ def row_key(row: dict[str, Any], kind: str, known: Iterable[str] = ()) -> str:
             return extra if extra in set(known) else key
     return "title:" + normalize_title(row.get("title") or "")
 
+
 def gap_order(gap: Gap) -> tuple[Any, ...]:
     pos = position_range(gap.entry.position)
     return (pos[0] if pos is not None else float("inf"), gap.entry.year or "9999", gap.title.casefold())
+
 
 def gap_from_row(row: dict[str, Any], group: Group) -> Gap:
     from .models import SeriesRef
@@ -671,6 +686,7 @@ def stored_queries(value: Any) -> list[str]:
     except ValueError:
         return []
     return [str(q) for q in data] if isinstance(data, list) else []
+
 
 def missing_row(gap: Gap, source: str) -> dict[str, Any]:
     entry, group = gap.entry, gap.group
@@ -702,6 +718,7 @@ def missing_row(gap: Gap, source: str) -> dict[str, Any]:
         "reason": gap.reason or None,
         "queries": json.dumps(gap.queries, ensure_ascii=False) if gap.queries else None,
     }
+
 
 def gap_queries(gap: Gap) -> list[Query]:
     """The tracker queries for one missing book (:func:`abook.queries.plan`)."""

@@ -45,9 +45,11 @@ _PATTERNS = [
     # key=value in query strings, cookies and form bodies
     re.compile(
         r"(?i)\b(mam_id|apikey|api_key|x-api-key|token|access_token|refresh_token|password|passwd|"
-        r"sid|qbt_sid_\d+|key|authorization|cookie|set-cookie)(=|:\s*)([^&;\s,\"']+)"
+        r"sid|qbt_sid_\d+|key|passkey|authorization|cookie|set-cookie)(=|:\s*)([^&;\s,\"']+)"
     ),
     re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
+    # a private tracker's announce URL carries the passkey as a path segment: ".../<key>/announce"
+    re.compile(r"(?i)/[A-Za-z0-9]{16,}(?=/announce\b)"),
 ]
 
 
@@ -70,6 +72,7 @@ def redact(text: str) -> str:
             text = text.replace(secret, "***")
     text = _PATTERNS[1].sub(lambda m: f"{m.group(1)} ***", text)
     text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    text = _PATTERNS[2].sub("/***", text)
     return text
 
 

@@ -813,3 +813,11 @@ def test_a_failing_source_leaves_an_author_unknown_with_the_reason(state):
     row = state.q("SELECT status, reason, owned FROM authors WHERE id='au_jane'")[0]
     assert row["status"] == "unknown" and "503" in row["reason"]
     assert [u["name"] for u in missing.gaps_report(state)["unknown"]] == ["Jane Author"]
+
+
+def test_a_collection_named_after_its_series_or_author_is_an_omnibus_another_is_a_book():
+    from abook.bibliography import is_omnibus
+
+    pack = BibEntry("The Discworld Collection", ("Terry Pratchett",), series=(SeriesRef("Discworld", None),))
+    assert is_omnibus(pack)
+    assert not is_omnibus(BibEntry("The Butterfly Collection", ("Jane Doe",), kind=KIND_BOOK))

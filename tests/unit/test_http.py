@@ -23,6 +23,15 @@ def test_redact_masks_registered_secrets_and_credential_shapes():
     assert "apikey=***" in out
 
 
+def test_redact_masks_a_passkey_in_an_announce_url():
+    # the two shapes private trackers use: a path segment, and a query parameter
+    out = redact("tracker https://t.example.net/tracker.php/a1B2c3D4e5F6g7H8i9J0/announce and "
+                 "http://127.0.0.1:9/announce.php?passkey=Zz9Yy8Xx7Ww6Vv5Uu4")
+    assert "a1B2c3D4e5F6g7H8i9J0" not in out and "Zz9Yy8Xx7Ww6Vv5Uu4" not in out
+    assert "/tracker.php/***/announce" in out and "passkey=***" in out
+    assert redact("https://h/announce") == "https://h/announce"  # nothing to hide
+
+
 def test_logging_filter_redacts_records(caplog: pytest.LogCaptureFixture):
     register_secret("another-secret-1234")
     logger = logging.getLogger("abook.test")

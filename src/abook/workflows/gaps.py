@@ -202,6 +202,7 @@ class Bibliographies:
             return
         self.state.bibliography_put(key, source, {"entries": [entry_to_json(e) for e in entries]}, when)
 
+
 @dataclass
 class GroupResult:
     kind: str
