@@ -152,3 +152,45 @@ def test_the_imported_item_is_found_by_the_folder_of_a_one_file_torrent():
     assert _find_item(items, {"title": "Golden Son", "author": "Pierce Brown"}, None) is None
     authored = [AbsItem(id="li-a", rel_path="x", title="Golden Son", author_name="Pierce Brown")]
     assert _find_item(authored, {"title": "Golden Son", "author": "Pierce Brown"}, None).id == "li-a"
+
+
+def test_a_pick_the_guard_holds_does_not_block_the_free_ones_behind_it(tmp_path):
+    st = State.open(tmp_path / "pending.db")
+    big, small = "b" * 40, "c" * 40
+    st.add_download({"source": "mam", "torrent_id": "10", "info_hash": big, "title": "Big Paid", "status": "pending",
+                     "reason": "top10", "size": 40 * 2**30, "freeleech": 0, "payload": json.dumps({})})
+    st.add_download({"source": "mam", "torrent_id": "11", "info_hash": small, "title": "Small Free", "status": "pending",
+                     "reason": "top10", "size": 2**28, "freeleech": 1, "payload": json.dumps({})})
+    qbt = FakeQbt()
+    hashes = {"10": big, "11": small}
+
+    def guard(release):
+        return None if release.freeleech else "upload buffer after this grab would be too small"
+
+    d = Downloads(st, qbt, None, Policy(), Options(), now=lambda: T0, guard=guard,
+                  fetch=lambda row: (None, f"magnet:?xt=urn:btih:{hashes[row['torrent_id']]}"))
+    d.run()
+    rows = {r["torrent_id"]: r for r in st.downloads()}
+    assert rows["10"]["status"] == "pending" and "buffer" in rows["10"]["status_reason"]
+    assert rows["11"]["status"] == "queued"
+    assert qbt.calls == [("add", small)]
+
+
+def test_a_tracker_in_trouble_stops_the_fetches_and_says_it_was_the_fetch(tmp_path):
+    from abook.errors import ServiceError
+
+    st = State.open(tmp_path / "trouble.db")
+    for tid in ("20", "21"):
+        st.add_download({"source": "mam", "torrent_id": tid, "title": f"Pick {tid}", "status": "pending",
+                         "reason": "top10", "size": 2**28, "freeleech": 1, "payload": json.dumps({})})
+    asked: list[str] = []
+
+    def fetch(row):
+        asked.append(row["torrent_id"])
+        raise ServiceError("MAM: 503 Service Unavailable", service="MAM", status=503)
+
+    Downloads(st, FakeQbt(), None, Policy(), Options(), now=lambda: T0, fetch=fetch).run()
+    rows = {r["torrent_id"]: r for r in st.downloads()}
+    assert asked == ["20"]  # not hammered: the second pick waits for the next run
+    assert rows["20"]["status"] == "pending" and rows["20"]["status_reason"].startswith("fetching the .torrent failed")
+    assert rows["21"]["status"] == "pending"

@@ -396,7 +396,7 @@ class Downloads:
                     if not self.dry_run:
                         self.state.update_download(d["id"], status_reason=refusal)
                     self.progress.event(f"#{d['id']} {d['title']}: waits ({refusal})")
-                    break
+                    continue  # a smaller or free pick behind it may still fit
             clearance = None if self.dry_run else fresh_look(self.guard, release)
             if clearance is not None:
                 resolve_wedge(self.state, full, clearance)
@@ -406,7 +406,7 @@ class Downloads:
                 if clearance.refusal:
                     self.state.update_download(d["id"], status_reason=clearance.refusal)
                     self.progress.event(f"#{d['id']} {d['title']}: waits ({clearance.refusal})")
-                    break
+                    continue
                 release = clearance.release
                 now_free = bool(release.freeleech or release.personal_freeleech)
                 if now_free != bool(full.get("freeleech")):
@@ -422,10 +422,17 @@ class Downloads:
                     self.state, self.guard, lambda wedge, full=full: self._torrent(full, wedge=wedge), d["id"],
                     release, clearance, command="downloads", task_id=self.task_id,
                 )
-                submitter.submit(d["id"], release_tags=_tags(full), data=data, magnet=magnet,
-                               info_hash=full.get("info_hash") or "")
             except AuthError:
                 raise
+            except ServiceError as exc:
+                self.state.update_download(d["id"], status_reason=f"fetching the .torrent failed: {exc}")
+                self.progress.warn(f"#{d['id']} {d['title']}: fetching the .torrent failed: {exc}")
+                if exc.status is None or exc.status >= 500 or exc.status == 429:
+                    break  # the tracker itself is in trouble: the other picks wait for the next run
+                continue
+            try:
+                submitter.submit(d["id"], release_tags=_tags(full), data=data, magnet=magnet,
+                                 info_hash=full.get("info_hash") or "")
             except ServiceError as exc:
                 self.state.update_download(d["id"], status_reason=f"qBittorrent add failed: {exc}")
                 self.progress.warn(f"#{d['id']} {d['title']}: qBittorrent add failed: {exc}")
