@@ -369,13 +369,6 @@ class State:
     def has_authors(self, library_id: str) -> bool:
         return self.scalar("SELECT 1 FROM authors WHERE library_id=? LIMIT 1", (library_id,)) is not None
 
-    def series_names(self, library_id: str) -> list[str]:
-        return [
-            r[0] for r in self.conn.execute(
-                "SELECT name FROM series WHERE library_id=? AND removed_at IS NULL", (library_id,)
-            )
-        ]
-
     def book_titles(self, ids: Iterable[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         ids = list(ids)
